@@ -1,0 +1,1 @@
+"""The ``beepcall`` command line."""

@@ -1,0 +1,55 @@
+"""``beepcall``: run the interceptor, its demo, and the operators' admin commands."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from interceptor import __version__
+from interceptor.config import ConfigError, load_config
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="beepcall")
+def main() -> None:
+    """Beep Call interceptor: a transparent Diameter Ro/Gy proxy that turns out-of-credit
+    call attempts into missed-call beeps."""
+
+
+@main.command("check-config")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="YAML configuration file.")
+def check_config(config_path: str) -> None:
+    """Validate a configuration file and exit (non-zero with the error path if invalid)."""
+    try:
+        load_config(config_path)
+    except ConfigError as error:
+        raise click.ClickException(f"invalid configuration: {error}") from None
+    click.echo(f"{config_path}: OK")
+
+
+@main.command("run")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="YAML configuration file.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def run(config_path: str, log_level: str) -> None:
+    """Run the interceptor until SIGTERM/SIGINT (then DPR to peers and drain)."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as error:
+        raise click.ClickException(f"invalid configuration: {error}") from None
+    _configure_logging(log_level)
+    from interceptor.app import run_forever
+
+    sys.exit(run_forever(config))
