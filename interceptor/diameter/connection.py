@@ -50,7 +50,7 @@ class PeerConnection:
         self.state = State.WAIT_CEA if initiator else State.WAIT_CER
         self.watchdog = Watchdog.OKAY
         self.route_record = b""  # pre-encoded Route-Record naming this peer
-        self.received_since_tick = False
+        self.last_received = clock.seconds()
         self.dwr_outstanding = False
         self.dpr_hop_by_hop: int | None = None
         self.dpa_received = False
@@ -74,7 +74,7 @@ class PeerConnection:
         self._timer = self.clock.callLater(timeout, self._capabilities_timeout)
 
     def message_received(self, message: bytes) -> None:
-        self.received_since_tick = True
+        self.last_received = self.clock.seconds()
         code = (message[5] << 16) | (message[6] << 8) | message[7]
         if self.watchdog is Watchdog.SUSPECT:
             self._recovered()
@@ -254,19 +254,26 @@ class PeerConnection:
 
     # -- watchdog (RFC 3539) ---------------------------------------------------------
 
-    def _arm_watchdog(self) -> None:
+    def _arm_watchdog(self, delay: float | None = None) -> None:
         timers = self.agent.config.timers
-        jitter = self._rng.uniform(-timers.watchdog_jitter, timers.watchdog_jitter)
+        if delay is None:
+            delay = timers.watchdog + self._rng.uniform(-timers.watchdog_jitter,
+                                                        timers.watchdog_jitter)
         self._cancel_timer()
-        self._timer = self.clock.callLater(timers.watchdog + jitter, self._watchdog_tick)
+        self._timer = self.clock.callLater(max(delay, 0.1), self._watchdog_tick)
 
     def _watchdog_tick(self) -> None:
+        """Tw after the last message (RFC 3539 §3.4): DWR; no answer in Tw: suspect
+        (fail over); still nothing in another Tw: down."""
         self._timer = None
         if self.state is State.CLOSED:
             return
-        if self.received_since_tick:
-            self.received_since_tick = False
-        elif self.dwr_outstanding:
+        tw = self.agent.config.timers.watchdog
+        idle = self.clock.seconds() - self.last_received
+        if idle < tw - self.agent.config.timers.watchdog_jitter:
+            self._arm_watchdog(tw - idle)
+            return
+        if self.dwr_outstanding:
             if self.watchdog is Watchdog.SUSPECT:
                 logger.warning("peer %s down: no answer for 2 Tw; closing", self.peer_name)
                 self.close()
