@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import click
 
@@ -53,3 +54,32 @@ def run(config_path: str, log_level: str) -> None:
     from interceptor.app import run_forever
 
     sys.exit(run_forever(config))
+
+
+@main.command("demo")
+@click.option("--calls", default=40, show_default=True, type=click.IntRange(1, 100000),
+              help="How many call attempts the simulated CSCF makes.")
+@click.option("--interval", default=0.1, show_default=True, type=click.FloatRange(0, 10),
+              help="Seconds between call attempts.")
+@click.option("--log-level", default="warning", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def demo(calls: int, interval: float, log_level: str) -> None:
+    """Run the interceptor on embedded defaults between built-in demo peers on loopback
+    (a CSCF sending CCRs, an OCS answering them, some subscribers out of credit)."""
+    _configure_logging(log_level)
+    from twisted.internet import reactor as global_reactor
+
+    from interceptor.demo.run import run_demo
+
+    reactor: Any = global_reactor
+    failures: list[str] = []
+
+    def start() -> None:
+        d = run_demo(reactor, calls, interval, click.echo)
+        d.addErrback(lambda failure: failures.append(failure.getErrorMessage()))
+        d.addBoth(lambda _: reactor.stop())
+
+    reactor.callWhenRunning(start)
+    reactor.run()
+    if failures:
+        raise click.ClickException(f"demo failed: {failures[0]}")

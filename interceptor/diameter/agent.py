@@ -278,7 +278,9 @@ class DiameterAgent:
             if peer.connection is connection:
                 peer.connection = None
                 was_open = True
-                logger.warning("peer %s down", peer.name)
+                expected = self.stopping or connection.disconnect_cause is not None
+                logger.log(logging.INFO if expected else logging.WARNING, "peer %s down",
+                           peer.name)
             elif connection.route_record:
                 was_open = True
             if peer.dialling is connection:

@@ -1,0 +1,152 @@
+"""``beepcall demo``: the interceptor on embedded defaults between built-in peers.
+
+A simulated CSCF/PGW sends voice and data CCRs through the interceptor to a simulated
+OCS, on loopback. Some subscribers have no credit, so the OCS answers 4012. Every
+exchange is printed as it passes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from twisted.internet import defer, task
+
+from interceptor.config import parse_config
+from interceptor.demo.peers import PeerClientFactory, PeerServerFactory, SimplePeer
+from interceptor.demo.traffic import (
+    CONTEXT_GY_DATA,
+    CONTEXT_IMS_VOICE,
+    CREDIT_LIMIT_REACHED,
+    SUCCESS,
+    CallAttempt,
+    cca,
+    ccr,
+)
+from interceptor.diameter import codec
+from interceptor.diameter.service import DiameterAgentService
+
+DEMO_CLIENT = "cscf.demo.beepcall"
+DEMO_OCS = "ocs.demo.beepcall"
+
+# MSISDNs of the demo network: the first three have a zero balance.
+SUBSCRIBERS = ["84912000001", "84912000002", "84912000003", "84987000004",
+               "84987000005", "84903000006", "84903000007", "84933000008"]
+BROKE = frozenset(SUBSCRIBERS[:3])
+
+
+def demo_config(ocs_port: int, listen_port: int = 0) -> dict[str, Any]:
+    """Embedded defaults: everything on loopback, the built-in peers configured."""
+    return {
+        "agent": {"origin_host": "interceptor.demo.beepcall", "origin_realm": "demo.beepcall",
+                  "host_ip_addresses": ["127.0.0.1"]},
+        "listen": {"address": "127.0.0.1", "port": listen_port},
+        "peers": {
+            "clients": [{"origin_host": DEMO_CLIENT, "addresses": ["127.0.0.1"]}],
+            "ocs": [{"origin_host": DEMO_OCS, "realm": "ocs.demo.beepcall",
+                     "address": "127.0.0.1", "port": ocs_port}],
+        },
+        "routing": {"realms": [{"realm": "ocs.demo.beepcall", "primary": [DEMO_OCS]}]},
+        "timers": {"reconnect_initial": 0.2, "reconnect_max": 2.0},
+    }
+
+
+def demo_ocs_policy(request: bytes) -> bytes:
+    """Zero-balance callers get 4012 for voice, inside MSCC half of the time."""
+    subscription = codec.find_avp(request, 443)
+    caller = ""
+    if subscription is not None:
+        data = codec.find_avp(request, 444, start=subscription.data_start,
+                              end=subscription.data_end)
+        caller = data.value(request).decode() if data else ""
+    if caller in BROKE:
+        in_mscc = int(caller[-1]) % 2 == 0
+        if in_mscc:
+            return cca(request, DEMO_OCS, "ocs.demo.beepcall", SUCCESS,
+                       mscc_result=CREDIT_LIMIT_REACHED)
+        return cca(request, DEMO_OCS, "ocs.demo.beepcall", CREDIT_LIMIT_REACHED)
+    return cca(request, DEMO_OCS, "ocs.demo.beepcall", SUCCESS)
+
+
+@dataclass
+class DemoStats:
+    sent: int = 0
+    answered: int = 0
+    results: Counter[str] = field(default_factory=Counter)
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+def _result_label(answer: bytes) -> str:
+    top = codec.result_code(answer)
+    mscc = codec.find_avp(answer, 456)
+    inner = None
+    if mscc is not None:
+        span = codec.find_avp(answer, codec.AVP_RESULT_CODE, start=mscc.data_start,
+                              end=mscc.data_end)
+        inner = codec.unsigned32(answer, span) if span else None
+    if CREDIT_LIMIT_REACHED in (top, inner):
+        where = "in MSCC" if inner == CREDIT_LIMIT_REACHED else "top level"
+        return f"4012 CREDIT_LIMIT_REACHED ({where})"
+    return str(top)
+
+
+@defer.inlineCallbacks
+def run_demo(reactor: Any, calls: int, interval: float,
+             echo: Callable[[str], None], seed: int = 1) -> Any:
+    rng = random.Random(seed)
+    ocs_factory = PeerServerFactory(DEMO_OCS, "ocs.demo.beepcall", demo_ocs_policy)
+    ocs_port = reactor.listenTCP(0, ocs_factory, interface="127.0.0.1")
+    config = parse_config(demo_config(ocs_port.getHost().port)).relay
+    service = DiameterAgentService(config, reactor, seed=seed)
+    service.startService()
+    echo(f"interceptor {config.identity.origin_host} listening on 127.0.0.1:"
+         f"{service.listening_port}; OCS simulator on 127.0.0.1:{ocs_port.getHost().port}")
+    stats = DemoStats()
+    try:
+        yield ocs_factory.connected
+        client_factory = PeerClientFactory(DEMO_CLIENT, "cscf.demo.beepcall")
+        reactor.connectTCP("127.0.0.1", service.listening_port, client_factory)
+        client: SimplePeer = yield client_factory.peer.ready
+        echo(f"CSCF simulator connected (CER/CEA done); sending {calls} calls\n")
+        echo(f"{'time':8}  {'caller':>12} -> {'callee':<12} {'service':<11} result")
+        ids = itertools.count(1)
+        for _ in range(calls):
+            number = next(ids)
+            caller = rng.choice(SUBSCRIBERS)
+            callee = rng.choice([s for s in SUBSCRIBERS if s != caller])
+            data = rng.random() < 0.2
+            attempt = CallAttempt(
+                session_id=f"{DEMO_CLIENT};{int(time.time())};{number}",
+                origin_host=DEMO_CLIENT, origin_realm="cscf.demo.beepcall",
+                destination_realm="ocs.demo.beepcall", caller=caller,
+                calling_party_address=f"tel:+{caller}",
+                called_party_address=None if data else f"tel:+{callee}",
+                context=CONTEXT_GY_DATA if data else CONTEXT_IMS_VOICE)
+            started = time.perf_counter()
+            stats.sent += 1
+            answer = yield client.request(ccr(attempt, hop_by_hop=number, end_to_end=number))
+            elapsed = (time.perf_counter() - started) * 1000
+            stats.answered += 1
+            stats.latencies_ms.append(elapsed)
+            label = _result_label(answer)
+            stats.results[label] += 1
+            echo(f"{time.strftime('%H:%M:%S')}  {caller:>12} -> "
+                 f"{'(data)' if data else callee:<12} "
+                 f"{'Gy data' if data else 'IMS voice':<11} {label}  [{elapsed:.1f} ms]")
+            yield task.deferLater(reactor, interval, lambda: None)
+        yield client.disconnect()
+    finally:
+        yield service.stopService()
+        yield ocs_port.stopListening()
+    echo("")
+    echo(f"{stats.answered}/{stats.sent} requests answered through the interceptor; "
+         f"relay counters: {service.agent.counters.requests_relayed} requests, "
+         f"{service.agent.counters.answers_relayed} answers")
+    for label, count in sorted(stats.results.items()):
+        echo(f"  {count:4d}  {label}")
+    return stats

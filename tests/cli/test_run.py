@@ -1,0 +1,127 @@
+"""``beepcall run`` and ``check-config`` as an operator uses them, in a real process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from interceptor.diameter import codec
+from tests.relay.fakes import peer_factory, split_messages
+
+BEEPCALL = [sys.executable, "-m", "cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _config(listen_port: int, ocs_port: int) -> dict[str, object]:
+    return {
+        "agent": {"origin_host": "interceptor.test", "origin_realm": "test"},
+        "listen": {"address": "127.0.0.1", "port": listen_port},
+        "peers": {
+            "clients": [{"origin_host": "cscf.test", "addresses": ["127.0.0.1"]}],
+            "ocs": [{"origin_host": "ocs1.test", "address": "127.0.0.1", "port": ocs_port},
+                    {"origin_host": "ocs2.test", "address": "127.0.0.1", "port": 70000}],
+        },
+    }
+
+
+def test_invalid_config_exits_non_zero_naming_the_path(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    listen_port = _free_port()
+    config.write_text(yaml.safe_dump(_config(listen_port, 3868)))
+    result = subprocess.run([*BEEPCALL, "run", "--config", str(config)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "peers.ocs[1].port: must be 1..65535" in result.stderr
+    # Nothing listened: the port is still ours to take.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", listen_port))
+
+
+@pytest.mark.parametrize(("mutation", "expected"), [
+    ({"listen": {"port": "x"}}, "listen.port: must be 0..65535"),
+    ({"agent": {"origin_realm": "test"}}, "agent.origin_host: is required"),
+    ({"timers": {"watchdog": 1}}, "timers.watchdog: must be 6.0..3600.0"),
+    ({"routing": {"default": ["nobody.test"]}}, "routing.default[0]: unknown peer"),
+    ({"listen": {"adress": "1.2.3.4"}}, "listen.adress: unknown setting"),
+])
+def test_check_config_reports_each_error_by_path(tmp_path: Path, mutation: dict[str, object],
+                                                 expected: str) -> None:
+    raw = _config(3868, 3868)
+    raw["peers"]["ocs"].pop()  # type: ignore[index]
+    raw.update(mutation)
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    result = subprocess.run([*BEEPCALL, "check-config", "--config", str(config)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert expected in result.stderr
+
+
+def test_example_config_is_valid() -> None:
+    example = Path(__file__).parents[2] / "examples" / "interceptor.yaml"
+    result = subprocess.run([*BEEPCALL, "check-config", "--config", str(example)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def _read_messages(sock: socket.socket, deadline: float) -> list[bytes]:
+    data = b""
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        if not chunk:
+            break
+        data += chunk
+        if len(data) >= 4 and len(data) >= struct.unpack("!I", data[:4])[0] & 0xFFFFFF:
+            return split_messages(data)
+    return split_messages(data)
+
+
+def test_run_serves_a_client_and_sends_dpr_on_sigterm(tmp_path: Path) -> None:
+    listen_port = _free_port()
+    raw = _config(listen_port, _free_port())  # the OCS is down: the agent keeps retrying
+    raw["peers"]["ocs"].pop()  # type: ignore[index]
+    config = tmp_path / "ok.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    process = subprocess.Popen([*BEEPCALL, "run", "--config", str(config)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                sock = socket.create_connection(("127.0.0.1", listen_port), timeout=0.5)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "interceptor did not start listening"
+                time.sleep(0.05)  # waiting for another process to start: polling is all we have
+        with sock:
+            sock.sendall(peer_factory("cscf.test").cer())
+            [cea] = _read_messages(sock, time.monotonic() + 10)
+            assert codec.result_code(cea) == 2001
+            process.send_signal(signal.SIGTERM)
+            [dpr] = _read_messages(sock, time.monotonic() + 10)
+            header = codec.parse_header(dpr)
+            assert header.command_code == 282 and header.is_request
+            sock.sendall(peer_factory("cscf.test").dpa(header))
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
