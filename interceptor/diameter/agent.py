@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 _U32 = struct.Struct("!I")
 _NAME_CACHE_LIMIT = 4096
+_CREDIT_CONTROL = codec.CMD_CREDIT_CONTROL.to_bytes(3, "big")
 
 
 class RelayObserver(Protocol):
@@ -122,6 +123,11 @@ class DiameterAgent:
         self._own_identity = config.identity.origin_host.lower().encode()
         self._names: dict[bytes, str] = {}
         self.counters = RelayCounters()
+        # Hot-path copies of configuration values (attribute chains cost microseconds).
+        self._relay_all_applications = config.identity.advertise_relay
+        self._applications = frozenset(config.identity.auth_application_ids)
+        self._max_pending = config.limits.max_pending_requests
+        self._request_timeout = config.timers.request_timeout
         self._sweeper = task.LoopingCall(self._sweep)
         self._sweeper.clock = clock
         self._stop_phase = 0
@@ -319,7 +325,7 @@ class DiameterAgent:
                          "request is not proxiable and this agent does not serve it")
             return
         application_id = _U32.unpack_from(message, 8)[0]
-        if not self.config.identity.serves_application(application_id):
+        if application_id not in self._applications and not self._relay_all_applications:
             self._refuse(origin, message, messages.APPLICATION_UNSUPPORTED,
                          f"application {application_id} is not relayed here")
             return
@@ -337,7 +343,8 @@ class DiameterAgent:
             self._refuse(origin, message, messages.MISSING_AVP, "Destination-Realm missing",
                          failed_avp=codec.encode_avp(codec.AVP_DESTINATION_REALM, b""))
             return
-        if len(self.pending) >= self.config.limits.max_pending_requests:
+        pending = self.pending
+        if len(pending) >= self._max_pending:
             self._refuse(origin, message, messages.TOO_BUSY, "too many requests in flight")
             return
         destination_host = self._name(raw_host)
@@ -349,18 +356,20 @@ class DiameterAgent:
         target_peer = self.peers[choice]
         target = target_peer.connection
         assert target is not None
-        hop_by_hop = self._allocate_hop_by_hop()
+        hop_by_hop = (self._next_hop_by_hop + 1) & 0xFFFFFFFF
+        if hop_by_hop in pending:
+            hop_by_hop = self._allocate_hop_by_hop()
+        self._next_hop_by_hop = hop_by_hop
         relayed = codec.relayed_request(message, hop_by_hop, origin.route_record)
         context = None
         observer = self.observer
-        if observer is not None and message[7] == 0x10 and message[6] == 0x01 \
-                and message[5] == 0:  # command 272, Credit-Control
+        if observer is not None and message[5:8] == _CREDIT_CONTROL:
             assert origin.peer is not None
             context = observer.request_relayed(message, origin.peer, target_peer)
         entry = Pending(hop_by_hop, origin, _U32.unpack_from(message, 12)[0], target,
-                        relayed, self.clock.seconds() + self.config.timers.request_timeout,
+                        relayed, self.clock.seconds() + self._request_timeout,
                         destination_host, destination_realm, context)
-        self.pending[hop_by_hop] = entry
+        pending[hop_by_hop] = entry
         self._deadlines.append(entry)
         self.counters.requests_relayed += 1
         target.send(relayed)

@@ -46,6 +46,7 @@ AVP_CC_REQUEST_NUMBER = 415
 
 _HEADER = struct.Struct("!IIIII")
 _U32 = struct.Struct("!I")
+_ROUTING_AVPS = frozenset({AVP_ROUTE_RECORD, AVP_DESTINATION_REALM, AVP_DESTINATION_HOST})
 _AVP_CODE_FLAGS_LENGTH = struct.Struct("!II")
 
 
@@ -225,16 +226,19 @@ def routing_avps(message: bytes, own_identity: bytes) -> tuple[bytes | None, byt
             raise AvpLengthError(offset, "truncated AVP header")
         code, flags_length = unpack(message, offset)
         length = flags_length & 0xFFFFFF
-        minimum = 12 if flags_length & 0x80000000 else 8
         next_offset = offset + length
-        if length < minimum or next_offset > end:
+        if length < 8 or next_offset > end:
             raise AvpLengthError(offset, f"AVP {code} has an invalid length {length}")
-        if code == AVP_DESTINATION_HOST and minimum == 8:
-            destination_host = message[offset + 8:next_offset]
-        elif code == AVP_DESTINATION_REALM and minimum == 8:
-            destination_realm = message[offset + 8:next_offset]
-        elif code == AVP_ROUTE_RECORD and minimum == 8 and \
-                message[offset + 8:next_offset].lower() == own_identity:
-            loop = True
+        if flags_length & 0x80000000:
+            if length < 12:
+                raise AvpLengthError(offset, f"AVP {code} has an invalid length {length}")
+        elif code in _ROUTING_AVPS:
+            if code == AVP_ROUTE_RECORD:
+                if message[offset + 8:next_offset].lower() == own_identity:
+                    loop = True
+            elif code == AVP_DESTINATION_REALM:
+                destination_realm = message[offset + 8:next_offset]
+            else:
+                destination_host = message[offset + 8:next_offset]
         offset = next_offset + (-next_offset & 3)
     return destination_host, destination_realm, loop
