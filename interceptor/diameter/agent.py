@@ -31,18 +31,16 @@ _CREDIT_CONTROL = codec.CMD_CREDIT_CONTROL.to_bytes(3, "big")
 
 
 class RelayObserver(Protocol):
-    """Sees relayed Credit-Control traffic (command 272) without being able to alter it.
+    """Sees each relayed Credit-Control answer (command 272) with its request, after
+    the answer has been written towards the client. It cannot alter either.
 
     Runs on the reactor thread inside the relay path: it must be quick and never raise.
+    The request is the one kept for the pending entry (the relayed bytes), so nothing
+    is parsed for a request unless its answer turns out to matter.
     """
 
-    def request_relayed(self, request: bytes, origin: Peer, target: Peer) -> object | None:
-        """Return a context to get back with the answer, or None to ignore it."""
-
-    def answer_relayed(self, context: object, answer: bytes) -> None: ...
-
-    def request_abandoned(self, context: object, result: int) -> None:
-        """The request got an error answer from this agent (Tx expiry, no route)."""
+    def answer_relayed(self, request: bytes, answer: bytes, origin: Peer,
+                       target: Peer) -> None: ...
 
 
 class Peer:
@@ -76,13 +74,12 @@ class OutboundConnectorLike(Protocol):
 class Pending:
     """A relayed request waiting for its answer, keyed by the hop-by-hop id we gave it."""
 
-    __slots__ = ("context", "deadline", "destination_host", "destination_realm",
+    __slots__ = ("deadline", "destination_host", "destination_realm",
                  "hop_by_hop", "message", "origin", "original_hop_by_hop", "target")
 
     def __init__(self, hop_by_hop: int, origin: PeerConnection, original_hop_by_hop: int,
                  target: PeerConnection, message: bytes, deadline: float,
-                 destination_host: str | None, destination_realm: str | None,
-                 context: object | None) -> None:
+                 destination_host: str | None, destination_realm: str | None) -> None:
         self.hop_by_hop = hop_by_hop
         self.origin = origin
         self.original_hop_by_hop = original_hop_by_hop
@@ -91,7 +88,6 @@ class Pending:
         self.deadline = deadline
         self.destination_host = destination_host
         self.destination_realm = destination_realm
-        self.context = context
 
 
 @dataclass
@@ -361,14 +357,9 @@ class DiameterAgent:
             hop_by_hop = self._allocate_hop_by_hop()
         self._next_hop_by_hop = hop_by_hop
         relayed = codec.relayed_request(message, hop_by_hop, origin.route_record)
-        context = None
-        observer = self.observer
-        if observer is not None and message[5:8] == _CREDIT_CONTROL:
-            assert origin.peer is not None
-            context = observer.request_relayed(message, origin.peer, target_peer)
         entry = Pending(hop_by_hop, origin, _U32.unpack_from(message, 12)[0], target,
                         relayed, self.clock.seconds() + self._request_timeout,
-                        destination_host, destination_realm, context)
+                        destination_host, destination_realm)
         pending[hop_by_hop] = entry
         self._deadlines.append(entry)
         self.counters.requests_relayed += 1
@@ -386,8 +377,15 @@ class DiameterAgent:
         del self.pending[hop_by_hop]
         self.counters.answers_relayed += 1
         entry.origin.send(codec.with_hop_by_hop(message, entry.original_hop_by_hop))
-        if entry.context is not None and self.observer is not None:
-            self.observer.answer_relayed(entry.context, message)
+        observer = self.observer
+        if observer is not None and message[5:8] == _CREDIT_CONTROL:
+            origin_peer, target_peer = entry.origin.peer, target.peer
+            if origin_peer is not None and target_peer is not None:
+                try:
+                    observer.answer_relayed(entry.message, message, origin_peer, target_peer)
+                except Exception:
+                    # Side work never breaks relaying.
+                    logger.exception("relay observer failed; relaying goes on")
 
     def _allocate_hop_by_hop(self) -> int:
         hop_by_hop = self._next_hop_by_hop
@@ -411,8 +409,6 @@ class DiameterAgent:
         original = codec.with_hop_by_hop(entry.message, entry.original_hop_by_hop)
         if not entry.origin.lost:
             self._refuse(entry.origin, original, result, reason)
-        if entry.context is not None and self.observer is not None:
-            self.observer.request_abandoned(entry.context, result)
 
     def _fail_over(self, lost: PeerConnection) -> None:
         """Re-send what ``lost`` owed us to an alternate peer, with the T flag."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 HEADER_LENGTH = 20
 VERSION = 1
@@ -83,8 +84,7 @@ def parse_header(data: bytes | bytearray | memoryview, offset: int = 0) -> Heade
                   application_id, hop_by_hop, end_to_end)
 
 
-@dataclass(frozen=True, slots=True)
-class AvpSpan:
+class AvpSpan(NamedTuple):
     """Where one AVP sits in a buffer: header at ``start``, data in [data_start, data_end)."""
 
     code: int
