@@ -8,8 +8,10 @@ from typing import Any
 
 import click
 
+from cli.admin import attempts, blacklist, db, mnp
 from interceptor import __version__
-from interceptor.config import ConfigError, load_config
+from interceptor.config import ConfigError
+from interceptor.config.loader import load_config
 
 
 def _configure_logging(level: str) -> None:
@@ -83,3 +85,10 @@ def demo(calls: int, interval: float, log_level: str) -> None:
     reactor.run()
     if failures:
         raise click.ClickException(f"demo failed: {failures[0]}")
+
+
+# Operators' admin commands (cli/admin/).
+main.add_command(blacklist)
+main.add_command(attempts)
+main.add_command(mnp)
+main.add_command(db)

@@ -8,16 +8,37 @@ from typing import Any
 from twisted.application import service
 from twisted.internet.error import CannotListenError
 
-from interceptor.config import InterceptorConfig
+from interceptor.config.loader import InterceptorConfig
+from interceptor.detection import build_detection
+from interceptor.detection.observer import OutOfCreditObserver
 from interceptor.diameter.service import DiameterAgentService
+from interceptor.reactor_types import Reactor
+from interceptor.storage import StorageService
 
 logger = logging.getLogger(__name__)
 
 
-def build_application(config: InterceptorConfig, reactor: Any) -> service.MultiService:
-    root = service.MultiService()
-    DiameterAgentService(config.relay, reactor).setServiceParent(root)
-    return root
+class Interceptor(service.MultiService):
+    """Storage (when recording), then the Diameter agent. Stopping runs the other way:
+    the agent drains and disconnects first, then the recorder flushes."""
+
+    def __init__(self, config: InterceptorConfig, reactor: Reactor,
+                 seed: int | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.storage: StorageService | None = None
+        self.observer: OutOfCreditObserver | None = None
+        if config.recording is not None:
+            self.storage = StorageService(config.database, reactor)
+            self.storage.setServiceParent(self)
+            self.observer = OutOfCreditObserver(
+                build_detection(config.recording.detection), config.recording.numbering,
+                self.storage.recorder, interceptor_host=config.relay.identity.origin_host,
+                blacklist=self.storage.blacklist, portability=self.storage.portability,
+                now=reactor.seconds)
+        self.agent_service = DiameterAgentService(config.relay, reactor,
+                                                  observer=self.observer, seed=seed)
+        self.agent_service.setServiceParent(self)
 
 
 def run_forever(config: InterceptorConfig) -> int:
@@ -25,7 +46,7 @@ def run_forever(config: InterceptorConfig) -> int:
     from twisted.internet import reactor as global_reactor
 
     reactor: Any = global_reactor
-    root = build_application(config, reactor)
+    root = Interceptor(config, reactor)
     status = {"code": 0}
 
     def start() -> None:
@@ -34,6 +55,10 @@ def run_forever(config: InterceptorConfig) -> int:
         except CannotListenError as error:
             logger.error("cannot listen on %s:%s: %s", error.interface, error.port,
                          error.socketError)
+            status["code"] = 2
+            reactor.stop()
+        except Exception as error:
+            logger.error("cannot start: %s", error)
             status["code"] = 2
             reactor.stop()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +11,45 @@ import yaml
 from interceptor.config.errors import ConfigError
 from interceptor.config.reader import Section
 from interceptor.config.relay import RelayConfig, parse_relay
+from interceptor.detection.config import DetectionConfig, parse_detection
+from interceptor.numbers import NumberingConfig, parse_numbering
+from interceptor.storage.config import DatabaseConfig, parse_database
+
+
+@dataclass(frozen=True)
+class RecordingConfig:
+    """Out-of-credit detection and the attempts it records. Off: a plain relay."""
+
+    detection: DetectionConfig
+    numbering: NumberingConfig
 
 
 @dataclass(frozen=True)
 class InterceptorConfig:
     relay: RelayConfig
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    recording: RecordingConfig | None = None
     source: str = "<memory>"
 
 
-def parse_config(raw: Any, source: str = "<memory>") -> InterceptorConfig:
+def parse_config(raw: Any, source: str = "<memory>",
+                 base_dir: Path | None = None) -> InterceptorConfig:
     root = Section(raw)
-    config = InterceptorConfig(relay=parse_relay(root), source=source)
+    relay = parse_relay(root)
+    database = parse_database(root.section("database"))
+    detection_section = root.section("detection")
+    recording = None
+    if detection_section.bool("enabled", True):
+        recording = RecordingConfig(
+            detection=parse_detection(detection_section, base_dir=base_dir),
+            numbering=parse_numbering(root.section("numbering")),
+        )
+    else:
+        detection_section.reject_unknown(*detection_section.raw)  # the rest is moot
+        root.section("numbering")
     root.reject_unknown()
-    return config
+    return InterceptorConfig(relay=relay, database=database, recording=recording,
+                             source=source)
 
 
 def load_config(path: str | Path) -> InterceptorConfig:
@@ -39,4 +65,4 @@ def load_config(path: str | Path) -> InterceptorConfig:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}") from None
-    return parse_config(raw, str(path))
+    return parse_config(raw, str(path), base_dir=path.parent)

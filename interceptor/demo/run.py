@@ -17,7 +17,7 @@ from typing import Any
 
 from twisted.internet import defer, task
 
-from interceptor.config import parse_config
+from interceptor.config.loader import parse_config
 from interceptor.demo.peers import PeerClientFactory, PeerServerFactory, SimplePeer
 from interceptor.demo.traffic import (
     CONTEXT_GY_DATA,

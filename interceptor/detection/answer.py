@@ -26,9 +26,9 @@ AVP_EXPERIMENTAL_RESULT = 297
 AVP_EXPERIMENTAL_RESULT_CODE = 298
 AVP_MULTIPLE_SERVICES_CREDIT_CONTROL = 456
 
-TOP_LEVEL = "top-level"
+TOP_LEVEL = "top_level"
 MSCC = "mscc"
-EXPERIMENTAL = "experimental-result"
+EXPERIMENTAL = "experimental"
 
 _CREDIT_CONTROL_COMMAND = b"\x00\x01\x10"
 _CODE_FLAGS_LENGTH = struct.Struct("!II").unpack_from
@@ -39,7 +39,7 @@ _VENDOR_BIT = AVP_FLAG_VENDOR << 24
 class OutOfCredit(NamedTuple):
     code: int
     where: str
-    """``"top-level"``, ``"mscc"`` or ``"experimental-result"``."""
+    """``"top_level"``, ``"mscc"`` or ``"experimental"`` (the attempts table vocabulary)."""
 
 
 class OutOfCreditClassifier:

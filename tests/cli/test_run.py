@@ -35,6 +35,7 @@ def _config(listen_port: int, ocs_port: int) -> dict[str, object]:
             "ocs": [{"origin_host": "ocs1.test", "address": "127.0.0.1", "port": ocs_port},
                     {"origin_host": "ocs2.test", "address": "127.0.0.1", "port": 70000}],
         },
+        "detection": {"enabled": False},
     }
 
 

@@ -11,7 +11,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
-from interceptor.config import parse_config
+from interceptor.config.loader import parse_config
 from interceptor.demo.peers import peer_identity
 from interceptor.diameter import codec
 from interceptor.diameter.agent import DiameterAgent

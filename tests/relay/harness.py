@@ -9,7 +9,7 @@ from typing import Any
 from twisted.internet import defer, reactor
 from twisted.internet.task import deferLater
 
-from interceptor.config import parse_config
+from interceptor.config.loader import parse_config
 from interceptor.demo.peers import PeerClientFactory, PeerServerFactory, SimplePeer
 from interceptor.demo.traffic import cca
 from interceptor.diameter.service import DiameterAgentService
@@ -69,6 +69,7 @@ def agent_config(ocs: list[tuple[str, int]], *, default_route: bool = True,
         "timers": {"reconnect_initial": 0.05, "reconnect_max": 0.5,
                    "reconnect_after_loss": 0.05, "request_timeout": 2,
                    **(timers or {})},
+        "detection": {"enabled": False},
     }
     config.update(extra or {})
     return config

@@ -45,7 +45,7 @@ def test_default_classification(message: bytes, expected: OutOfCredit | None) ->
 
 def test_result_is_a_plain_pair() -> None:
     code, where = DEFAULT.out_of_credit(cca(result_code=4012)) or (0, "")
-    assert (code, where) == (4012, "top-level")
+    assert (code, where) == (4012, "top_level")
 
 
 def test_top_level_wins_even_after_an_mscc() -> None:

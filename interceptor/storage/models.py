@@ -1,0 +1,129 @@
+"""The SQL schema: attempts, blacklist, number portability.
+
+The alembic revisions in ``migrations/`` create exactly this schema; a test compares the two.
+Status-like columns are plain strings validated in Python (see :mod:`.vocabulary`) so a
+later feature can add a value without a migration; closed vocabularies (blacklist scope,
+portability status) are enforced by CHECK constraints.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import func
+
+from interceptor.storage.types import UTCDateTime, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; BIGINT elsewhere.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Attempt(Base):
+    """One out-of-credit voice call attempt (A called B, the OCS said no credit)."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (
+        Index("ix_attempts_occurred_at", "occurred_at"),
+        Index("ix_attempts_caller_e164_occurred_at", "caller_e164", "occurred_at"),
+        Index("ix_attempts_callee_e164_occurred_at", "callee_e164", "occurred_at"),
+        Index("ix_attempts_status_occurred_at", "status", "occurred_at"),
+        Index("ix_attempts_session_id", "session_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # Idempotency key generated at detection time: a spool replay never duplicates a row.
+    attempt_id: Mapped[str] = mapped_column(String(36), unique=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow,
+                                                  server_default=func.now())
+    session_id: Mapped[str] = mapped_column(Text)
+    caller_raw: Mapped[str | None] = mapped_column(Text)
+    caller_e164: Mapped[str | None] = mapped_column(String(32))
+    callee_raw: Mapped[str | None] = mapped_column(Text)
+    callee_e164: Mapped[str | None] = mapped_column(String(32))
+    callee_class: Mapped[str] = mapped_column(String(16), default="unknown")
+    normalisation_failure: Mapped[str | None] = mapped_column(Text)
+    result_code: Mapped[int] = mapped_column(Integer)
+    result_code_source: Mapped[str] = mapped_column(String(16))
+    client_peer: Mapped[str] = mapped_column(String(255))
+    ocs_peer: Mapped[str | None] = mapped_column(String(255))
+    cc_request_type: Mapped[int | None] = mapped_column(Integer)
+    cc_request_number: Mapped[int | None] = mapped_column(BigInteger)
+    service_context_id: Mapped[str | None] = mapped_column(String(255))
+    interceptor_host: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(32), default="recorded")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Filled by the beep emitter.
+    beep_outcome: Mapped[str | None] = mapped_column(String(32))
+    beep_sip_code: Mapped[int | None] = mapped_column(Integer)
+    beep_call_id: Mapped[str | None] = mapped_column(String(255))
+    beep_presented_as: Mapped[str | None] = mapped_column(String(32))
+    beep_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rang_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    beep_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Filled by the SMS sender.
+    sms_status: Mapped[str | None] = mapped_column(String(32))
+    sms_message_id: Mapped[str | None] = mapped_column(String(64))
+    sms_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Filled by callback attribution (B called A back within the window).
+    callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    callback_session_id: Mapped[str | None] = mapped_column(Text)
+
+
+class BlacklistEntry(Base):
+    """A number the service must leave alone: never beep for A, or never beep B."""
+
+    __tablename__ = "blacklist"
+    __table_args__ = (
+        CheckConstraint("scope IN ('caller', 'callee')", name="scope"),
+        UniqueConstraint("scope", "number"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(32))
+    scope: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    added_by: Mapped[str] = mapped_column(String(128))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow,
+                                               server_default=func.now())
+
+
+class PortedNumber(Base):
+    """Mobile number portability: numbers that moved in to, or out of, this network."""
+
+    __tablename__ = "number_portability"
+    __table_args__ = (
+        CheckConstraint("status IN ('ported_in', 'ported_out')", name="status"),
+    )
+
+    e164: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    operator: Mapped[str | None] = mapped_column(String(64))
+    routing_number: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow,
+                                                 server_default=func.now())

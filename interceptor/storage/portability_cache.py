@@ -1,0 +1,77 @@
+"""Number portability for the running interceptor: ``status(e164)`` in O(1).
+
+Implements :class:`interceptor.numbers.PortabilityLookup`. Every ``refresh`` seconds
+(``database.portability_refresh``, default 30 s) a cheap fingerprint of the table (row
+count, newest ``updated_at``) is read on the database thread pool; the table is loaded
+again only when that changed (an ``mnp import``). A failed refresh keeps the last table.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from sqlalchemy import Engine
+from twisted.application import service
+from twisted.internet.defer import Deferred
+
+from interceptor.reactor_types import Clock
+from interceptor.storage.portability import Fingerprint, load_statuses_if_changed
+from interceptor.storage.reloader import Reloader
+from interceptor.storage.runner import Runner
+
+logger = logging.getLogger(__name__)
+
+Status = Literal["ported_in", "ported_out"]
+
+
+class PortabilityCache(service.Service):
+    name = "portability-cache"
+
+    def __init__(self, engine: Engine, runner: Runner, clock: Clock, refresh: float = 30.0,
+                 database_label: str = "database") -> None:
+        self._engine = engine
+        self._statuses: dict[str, Status] = {}
+        self._fingerprint: Fingerprint | None = None
+        self._reloader = Reloader(runner, clock, refresh, self._load, self._apply,
+                                  f"number portability from {database_label}")
+
+    def status(self, e164: str) -> Status | None:
+        """"ported_in" (now ours), "ported_out" (now another operator's) or None."""
+        return self._statuses.get(e164)
+
+    def __len__(self) -> int:
+        return len(self._statuses)
+
+    @property
+    def reloads(self) -> int:
+        return self._reloader.reloads
+
+    def startService(self) -> Deferred[None]:
+        """Start refreshing; fires after the first load attempt (even a failed one)."""
+        service.Service.startService(self)
+        return self._reloader.start()
+
+    def stopService(self) -> Deferred[None]:
+        service.Service.stopService(self)
+        return self._reloader.stop()
+
+    def reload(self) -> Deferred[None]:
+        self._reloader.reload_now()
+        return self._reloader.when_idle()
+
+    def _load(self) -> tuple[Fingerprint, dict[str, str] | None]:
+        return load_statuses_if_changed(self._engine, self._fingerprint)
+
+    def _apply(self, loaded: tuple[Fingerprint, dict[str, str] | None]) -> None:
+        fingerprint, statuses = loaded
+        if statuses is not None:
+            known: dict[str, Status] = {}
+            for e164, status in statuses.items():
+                if status == "ported_in":
+                    known[e164] = "ported_in"
+                elif status == "ported_out":
+                    known[e164] = "ported_out"
+            self._statuses = known
+            logger.info("number portability loaded: %s numbers", len(self._statuses))
+        self._fingerprint = fingerprint

@@ -1,0 +1,45 @@
+"""``beepcall db`` (alembic underneath), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import invoke
+from tests.storage.databases import temporary_pg_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'beepcall.db'}"
+        return
+    with temporary_pg_database() as url:
+        yield url
+
+
+def test_current_then_upgrade_then_current(empty_database_url: str) -> None:
+    url = ["--database-url", empty_database_url]
+    before = invoke(["db", "current", *url])
+    assert before.exit_code == 0, before.output
+    assert before.stdout.endswith(": not initialised (head is 0001)\n")
+    assert invoke(["db", "current", "--check", *url]).exit_code == 1
+
+    upgraded = invoke(["db", "upgrade", *url])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert upgraded.stdout.endswith(": upgraded base -> 0001\n")
+    assert invoke(["db", "current", *url]).stdout.endswith(": 0001 (head)\n")
+    assert invoke(["db", "current", "--check", *url]).exit_code == 0
+    again = invoke(["db", "upgrade", *url])
+    assert again.stdout.endswith(": already at 0001\n")
+
+    listed = invoke(["blacklist", "list", *url])
+    assert listed.exit_code == 0
+
+
+def test_unknown_revision(empty_database_url: str) -> None:
+    result = invoke(["db", "upgrade", "--database-url", empty_database_url, "9999"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: alembic: ")

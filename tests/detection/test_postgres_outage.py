@@ -1,0 +1,140 @@
+"""PostgreSQL stops in the middle of relayed load, then comes back: afterwards there is
+exactly one attempt row per out-of-credit answer the interceptor relayed.
+
+This test stops the shared PostgreSQL server for a few seconds. It restarts it in a
+``finally`` block and waits until it accepts connections again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_twisted
+from sqlalchemy import func, select
+from twisted.internet import defer, reactor, task, threads
+
+from interceptor.app import Interceptor
+from interceptor.config.loader import parse_config
+from interceptor.demo.peers import SimplePeer
+from interceptor.demo.traffic import CREDIT_LIMIT_REACHED, CallAttempt, cca, ccr
+from interceptor.diameter import codec
+from interceptor.storage.engine import make_engine
+from interceptor.storage.migrate import upgrade
+from interceptor.storage.models import Attempt
+from tests.relay.harness import CLIENT_HOST, RecordingOcs, agent_config, connect_client
+from tests.storage.databases import pg_ctl, postgres_accepts_connections, wait_for_postgres
+
+pytestmark = pytest.mark.integration
+
+
+def _until(condition: Any, timeout: float, what: str) -> Generator[Any, Any, None]:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        yield task.deferLater(reactor, 0.05, lambda: None)
+
+
+class CallLoad:
+    """Sends ``per_tick`` calls every tick through the interceptor; every third caller
+    is out of credit. Counts the 4012 answers the client got back."""
+
+    def __init__(self, client: SimplePeer, per_tick: int = 10) -> None:
+        self.client = client
+        self.per_tick = per_tick
+        self.ids = itertools.count(1)
+        self.out_of_credit = 0
+        self.answered = 0
+        self.in_flight: list[defer.Deferred[bytes]] = []
+        self.loop = task.LoopingCall(self.tick)
+
+    def tick(self) -> None:
+        for _ in range(self.per_tick):
+            number = next(self.ids)
+            attempt = CallAttempt(f"load;{number}", CLIENT_HOST, "client.test", "ocs.test",
+                                  caller=f"8491200{number % 1000:04d}",
+                                  called_party_address="tel:+84987000002")
+            answer = self.client.request(ccr(attempt, hop_by_hop=number, end_to_end=number))
+            answer.addCallback(self._answered)
+            self.in_flight.append(answer)
+
+    def _answered(self, answer: bytes) -> None:
+        self.answered += 1
+        if codec.result_code(answer) == CREDIT_LIMIT_REACHED:
+            self.out_of_credit += 1
+
+
+def _every_third_out_of_credit(request: bytes) -> bytes:
+    hop_by_hop = codec.parse_header(request).end_to_end
+    result = CREDIT_LIMIT_REACHED if hop_by_hop % 3 == 0 else 2001
+    return cca(request, "ocs1.test", "ocs.test", result)
+
+
+@pytest_twisted.inlineCallbacks
+def test_postgres_restart_under_relayed_load_loses_and_duplicates_nothing(
+        postgres_url: str, tmp_path: Path) -> Generator[Any, Any, None]:
+    upgrade(postgres_url)
+    ocs = RecordingOcs("ocs1.test", _every_third_out_of_credit)
+    raw = {**agent_config([("ocs1.test", ocs.listen())]),
+           "detection": {"enabled": True},
+           "numbering": {"country_code": 84, "on_net_prefixes": ["8491"]},
+           "database": {"url": postgres_url, "batch_size": 50, "flush_interval": 0.05,
+                        "queue_bound": 200, "retry_max": 0.5, "connect_timeout": 2.0,
+                        "statement_timeout": 5.0, "stop_timeout": 10.0,
+                        "spool_dir": str(tmp_path / "spool"), "blacklist_refresh": 0.5}}
+    interceptor = Interceptor(parse_config(raw), reactor, seed=5)
+    interceptor.startService()
+    storage = interceptor.storage
+    assert storage is not None
+    agent = interceptor.agent_service.agent
+    load: CallLoad | None = None
+    try:
+        yield from _until(lambda: agent.peers["ocs1.test"].usable, 10, "the OCS connection")
+        client = yield connect_client(interceptor.agent_service.listening_port)
+        load = CallLoad(client)
+        load.loop.start(0.01)
+        yield from _until(lambda: storage.recorder.stats().written >= 300, 30,
+                          "300 attempts written while PostgreSQL is up")
+        yield threads.deferToThread(pg_ctl, "stop")
+        yield from _until(lambda: storage.recorder.stats().spooled >= 300, 30,
+                          "attempts spooled while PostgreSQL is down")
+        assert not storage.recorder.stats().database_up
+        relayed_while_down = load.answered
+        yield threads.deferToThread(pg_ctl, "start")
+        yield from _until(postgres_accepts_connections, 60, "PostgreSQL to accept connections")
+        assert load.answered > relayed_while_down  # relaying never stopped
+        written = storage.recorder.stats().written
+        yield from _until(lambda: storage.recorder.stats().written >= written + 300, 60,
+                          "writing to resume after PostgreSQL restarted")
+    finally:
+        if load is not None and load.loop.running:
+            load.loop.stop()
+        if not postgres_accepts_connections():
+            yield threads.deferToThread(pg_ctl, "start")
+        yield threads.deferToThread(wait_for_postgres, 60.0)
+    assert load is not None
+    yield defer.gatherResults(load.in_flight)
+    yield from _until(lambda: storage.recorder.stats().spool_backlog_bytes == 0
+                      and storage.recorder.stats().queued == 0, 60,
+                      "the spool to be replayed")
+    yield interceptor.stopService()
+    yield ocs.port.stopListening()
+
+    stats = storage.recorder.stats()
+    engine = make_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            total = connection.execute(select(func.count()).select_from(Attempt)).scalar_one()
+            sessions = set(connection.execute(select(Attempt.session_id)).scalars())
+    finally:
+        engine.dispose()
+    assert load.answered == len(load.in_flight)
+    assert total == load.out_of_credit == len(sessions)  # one row per 4012, none twice
+    assert stats.failures >= 1 and stats.spooled >= 300 and stats.replayed >= 300
+    assert stats.dropped == 0 and stats.rejected == 0
+    assert list((tmp_path / "spool").glob("attempts-*.jsonl")) == []
