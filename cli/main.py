@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import click
@@ -63,9 +65,12 @@ def run(config_path: str, log_level: str) -> None:
               help="How many call attempts the simulated CSCF makes.")
 @click.option("--interval", default=0.1, show_default=True, type=click.FloatRange(0, 10),
               help="Seconds between call attempts.")
+@click.option("--workdir", type=click.Path(file_okay=False), default=None,
+              help="Where the demo's SQLite database and spool go (default: a new "
+                   "temporary folder).")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
-def demo(calls: int, interval: float, log_level: str) -> None:
+def demo(calls: int, interval: float, workdir: str | None, log_level: str) -> None:
     """Run the interceptor on embedded defaults between built-in demo peers on loopback
     (a CSCF sending CCRs, an OCS answering them, some subscribers out of credit)."""
     _configure_logging(log_level)
@@ -76,8 +81,11 @@ def demo(calls: int, interval: float, log_level: str) -> None:
     reactor: Any = global_reactor
     failures: list[str] = []
 
+    folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="beepcall-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+
     def start() -> None:
-        d = run_demo(reactor, calls, interval, click.echo)
+        d = run_demo(reactor, calls, interval, click.echo, folder)
         d.addErrback(lambda failure: failures.append(failure.getErrorMessage()))
         d.addBoth(lambda _: reactor.stop())
 

@@ -13,10 +13,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from twisted.internet import defer, task
 
+from interceptor.app import Interceptor
 from interceptor.config.loader import parse_config
 from interceptor.demo.peers import PeerClientFactory, PeerServerFactory, SimplePeer
 from interceptor.demo.traffic import (
@@ -29,7 +32,9 @@ from interceptor.demo.traffic import (
     ccr,
 )
 from interceptor.diameter import codec
-from interceptor.diameter.service import DiameterAgentService
+from interceptor.storage.engine import make_engine
+from interceptor.storage.migrate import upgrade
+from interceptor.storage.models import Attempt
 
 DEMO_CLIENT = "cscf.demo.beepcall"
 DEMO_OCS = "ocs.demo.beepcall"
@@ -40,8 +45,10 @@ SUBSCRIBERS = ["84912000001", "84912000002", "84912000003", "84987000004",
 BROKE = frozenset(SUBSCRIBERS[:3])
 
 
-def demo_config(ocs_port: int, listen_port: int = 0) -> dict[str, Any]:
-    """Embedded defaults: everything on loopback, the built-in peers configured."""
+def demo_config(ocs_port: int, database_url: str, spool_dir: str,
+                listen_port: int = 0) -> dict[str, Any]:
+    """Embedded defaults: everything on loopback, the built-in peers configured,
+    attempts recorded in a SQLite file."""
     return {
         "agent": {"origin_host": "interceptor.demo.beepcall", "origin_realm": "demo.beepcall",
                   "host_ip_addresses": ["127.0.0.1"]},
@@ -53,6 +60,9 @@ def demo_config(ocs_port: int, listen_port: int = 0) -> dict[str, Any]:
         },
         "routing": {"realms": [{"realm": "ocs.demo.beepcall", "primary": [DEMO_OCS]}]},
         "timers": {"reconnect_initial": 0.2, "reconnect_max": 2.0},
+        "detection": {"enabled": True},
+        "numbering": {"country_code": 84, "on_net_prefixes": ["8491", "8494"]},
+        "database": {"url": database_url, "spool_dir": spool_dir, "flush_interval": 0.1},
     }
 
 
@@ -79,6 +89,7 @@ class DemoStats:
     answered: int = 0
     results: Counter[str] = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)
+    attempts: int = 0
 
 
 def _result_label(answer: bytes) -> str:
@@ -96,16 +107,23 @@ def _result_label(answer: bytes) -> str:
 
 
 @defer.inlineCallbacks
-def run_demo(reactor: Any, calls: int, interval: float,
-             echo: Callable[[str], None], seed: int = 1) -> Any:
+def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], None],
+             workdir: Path, seed: int = 1) -> Any:
     rng = random.Random(seed)
+    database_url = f"sqlite:///{workdir / 'beepcall-demo.db'}"
+    upgrade(database_url)  # what `beepcall db upgrade` does
     ocs_factory = PeerServerFactory(DEMO_OCS, "ocs.demo.beepcall", demo_ocs_policy)
     ocs_port = reactor.listenTCP(0, ocs_factory, interface="127.0.0.1")
-    config = parse_config(demo_config(ocs_port.getHost().port)).relay
-    service = DiameterAgentService(config, reactor, seed=seed)
-    service.startService()
-    echo(f"interceptor {config.identity.origin_host} listening on 127.0.0.1:"
+    config = parse_config(demo_config(ocs_port.getHost().port, database_url,
+                                      str(workdir / "spool")))
+    interceptor = Interceptor(config, reactor, seed=seed)
+    interceptor.startService()
+    service = interceptor.agent_service
+    observer = interceptor.observer
+    assert observer is not None
+    echo(f"interceptor {config.relay.identity.origin_host} listening on 127.0.0.1:"
          f"{service.listening_port}; OCS simulator on 127.0.0.1:{ocs_port.getHost().port}")
+    echo(f"attempts are recorded in {database_url}")
     stats = DemoStats()
     try:
         yield ocs_factory.connected
@@ -135,13 +153,17 @@ def run_demo(reactor: Any, calls: int, interval: float,
             stats.latencies_ms.append(elapsed)
             label = _result_label(answer)
             stats.results[label] += 1
+            recorded = observer.counters.recorded + observer.counters.suppressed
+            note = "  -> attempt recorded" if recorded > stats.attempts else ""
+            stats.attempts = recorded
             echo(f"{time.strftime('%H:%M:%S')}  {caller:>12} -> "
                  f"{'(data)' if data else callee:<12} "
-                 f"{'Gy data' if data else 'IMS voice':<11} {label}  [{elapsed:.1f} ms]")
+                 f"{'Gy data' if data else 'IMS voice':<11} {label}  [{elapsed:.1f} ms]"
+                 f"{note}")
             yield task.deferLater(reactor, interval, lambda: None)
         yield client.disconnect()
     finally:
-        yield service.stopService()
+        yield interceptor.stopService()
         yield ocs_port.stopListening()
     echo("")
     echo(f"{stats.answered}/{stats.sent} requests answered through the interceptor; "
@@ -149,4 +171,23 @@ def run_demo(reactor: Any, calls: int, interval: float,
          f"{service.agent.counters.answers_relayed} answers")
     for label, count in sorted(stats.results.items()):
         echo(f"  {count:4d}  {label}")
+    echo("")
+    _print_attempts(database_url, echo)
     return stats
+
+
+def _print_attempts(database_url: str, echo: Callable[[str], None]) -> None:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            rows = list(connection.execute(select(Attempt).order_by(Attempt.id)))
+    finally:
+        engine.dispose()
+    echo(f"{len(rows)} out-of-credit voice attempts in the attempts table "
+         "(Gy data never counts):")
+    echo(f"  {'caller (A)':>12}  {'callee (B)':>12}  {'class':<13} {'code':>4} {'found':<9}"
+         " status")
+    for row in rows:
+        echo(f"  {row.caller_e164 or '?':>12}  {row.callee_e164 or '?':>12}  "
+             f"{row.callee_class:<13} {row.result_code:>4} {row.result_code_source:<9} "
+             f"{row.status}")

@@ -126,3 +126,18 @@ def test_run_serves_a_client_and_sends_dpr_on_sigterm(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
         process.wait()
+
+
+def test_demo_runs_on_embedded_defaults_and_records_attempts(tmp_path: Path) -> None:
+    result = subprocess.run([*BEEPCALL, "demo", "--calls", "30", "--interval", "0",
+                             "--workdir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "30/30 requests answered through the interceptor" in result.stdout
+    voice_refusals = [line for line in result.stdout.splitlines()
+                      if "IMS voice" in line and "4012" in line]
+    recorded = [line for line in voice_refusals if line.endswith("-> attempt recorded")]
+    assert voice_refusals and len(recorded) == len(voice_refusals)
+    assert f"{len(recorded)} out-of-credit voice attempts in the attempts table" in \
+        result.stdout
+    assert (tmp_path / "beepcall-demo.db").exists()
