@@ -7,7 +7,7 @@ object per line (:func:`record_to_json` / :func:`record_from_json`).
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -18,8 +18,9 @@ SPOOL_FORMAT_VERSION = 1
 
 
 def new_attempt_id() -> str:
-    """A fresh idempotency key (a UUID4 as 32 hex digits)."""
-    return uuid.uuid4().hex
+    """A fresh idempotency key: 128 random bits as 32 hex digits (uuid4's entropy at a
+    quarter of its cost; this runs on the relay's thread)."""
+    return os.urandom(16).hex()
 
 
 @dataclass(frozen=True, slots=True)
