@@ -57,7 +57,7 @@ def run(config_path: str, log_level: str) -> None:
     _configure_logging(log_level)
     from interceptor.app import run_forever
 
-    sys.exit(run_forever(config))
+    sys.exit(run_forever(config, log_level))
 
 
 @main.command("demo")
@@ -85,7 +85,7 @@ def demo(calls: int, interval: float, workdir: str | None, log_level: str) -> No
     folder.mkdir(parents=True, exist_ok=True)
 
     def start() -> None:
-        d = run_demo(reactor, calls, interval, click.echo, folder)
+        d = run_demo(reactor, calls, interval, click.echo, folder, log_level=log_level)
         d.addErrback(lambda failure: failures.append(failure.getErrorMessage()))
         d.addBoth(lambda _: reactor.stop())
 

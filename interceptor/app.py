@@ -10,35 +10,32 @@ from twisted.application import service
 from twisted.internet.error import CannotListenError
 
 from interceptor.config.loader import InterceptorConfig
-from interceptor.detection import build_detection
-from interceptor.detection.observer import OutOfCreditObserver
+from interceptor.detection.answer import OutOfCreditClassifier
 from interceptor.diameter.service import DiameterAgentService
 from interceptor.reactor_types import Reactor
-from interceptor.storage import StorageService
+from interceptor.sidework.service import SideWorkService
+from interceptor.sidework.tap import OutOfCreditTap
 
 logger = logging.getLogger(__name__)
 
 
 class Interceptor(service.MultiService):
-    """Storage (when recording), then the Diameter agent. Stopping runs the other way:
-    the agent drains and disconnects first, then the recorder flushes."""
+    """The side-work process (when recording), then the Diameter agent. Stopping runs
+    the other way: the agent drains and disconnects first, then side work finishes."""
 
     def __init__(self, config: InterceptorConfig, reactor: Reactor,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, log_level: str = "info") -> None:
         super().__init__()
         self.config = config
-        self.storage: StorageService | None = None
-        self.observer: OutOfCreditObserver | None = None
+        self.side_work: SideWorkService | None = None
+        self.tap: OutOfCreditTap | None = None
         if config.recording is not None:
-            self.storage = StorageService(config.database, reactor)
-            self.storage.setServiceParent(self)
-            self.observer = OutOfCreditObserver(
-                build_detection(config.recording.detection), config.recording.numbering,
-                self.storage.recorder, interceptor_host=config.relay.identity.origin_host,
-                blacklist=self.storage.blacklist, portability=self.storage.portability,
-                now=reactor.seconds)
+            self.side_work = SideWorkService(config, reactor, log_level)
+            self.side_work.setServiceParent(self)
+            self.tap = OutOfCreditTap(OutOfCreditClassifier(config.recording.detection),
+                                      self.side_work.channel, now=reactor.seconds)
         self.agent_service = DiameterAgentService(config.relay, reactor,
-                                                  observer=self.observer, seed=seed)
+                                                  observer=self.tap, seed=seed)
         self.agent_service.setServiceParent(self)
 
 
@@ -55,12 +52,12 @@ def _freeze_startup_heap() -> None:
     logger.debug("froze %d startup objects out of the collector's way", gc.get_freeze_count())
 
 
-def run_forever(config: InterceptorConfig) -> int:
+def run_forever(config: InterceptorConfig, log_level: str = "info") -> int:
     """Run until SIGINT/SIGTERM; returns the process exit status."""
     from twisted.internet import reactor as global_reactor
 
     reactor: Any = global_reactor
-    root = Interceptor(config, reactor)
+    root = Interceptor(config, reactor, log_level=log_level)
     status = {"code": 0}
 
     def start() -> None:

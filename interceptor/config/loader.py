@@ -30,6 +30,8 @@ class InterceptorConfig:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     recording: RecordingConfig | None = None
     source: str = "<memory>"
+    base_dir: Path | None = None
+    raw: Any = field(default=None, compare=False, repr=False)  # for the side-work process
 
 
 def parse_config(raw: Any, source: str = "<memory>",
@@ -49,7 +51,7 @@ def parse_config(raw: Any, source: str = "<memory>",
         root.section("numbering")
     root.reject_unknown()
     return InterceptorConfig(relay=relay, database=database, recording=recording,
-                             source=source)
+                             source=source, base_dir=base_dir, raw=raw)
 
 
 def load_config(path: str | Path) -> InterceptorConfig:

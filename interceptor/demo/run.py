@@ -108,7 +108,7 @@ def _result_label(answer: bytes) -> str:
 
 @defer.inlineCallbacks
 def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], None],
-             workdir: Path, seed: int = 1) -> Any:
+             workdir: Path, seed: int = 1, log_level: str = "warning") -> Any:
     rng = random.Random(seed)
     database_url = f"sqlite:///{workdir / 'beepcall-demo.db'}"
     upgrade(database_url)  # what `beepcall db upgrade` does
@@ -116,11 +116,11 @@ def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], No
     ocs_port = reactor.listenTCP(0, ocs_factory, interface="127.0.0.1")
     config = parse_config(demo_config(ocs_port.getHost().port, database_url,
                                       str(workdir / "spool")))
-    interceptor = Interceptor(config, reactor, seed=seed)
+    interceptor = Interceptor(config, reactor, seed=seed, log_level=log_level)
     interceptor.startService()
     service = interceptor.agent_service
-    observer = interceptor.observer
-    assert observer is not None
+    tap = interceptor.tap
+    assert tap is not None
     echo(f"interceptor {config.relay.identity.origin_host} listening on 127.0.0.1:"
          f"{service.listening_port}; OCS simulator on 127.0.0.1:{ocs_port.getHost().port}")
     echo(f"attempts are recorded in {database_url}")
@@ -153,9 +153,9 @@ def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], No
             stats.latencies_ms.append(elapsed)
             label = _result_label(answer)
             stats.results[label] += 1
-            recorded = observer.counters.recorded + observer.counters.suppressed
-            note = "  -> attempt recorded" if recorded > stats.attempts else ""
-            stats.attempts = recorded
+            handed = tap.counters.out_of_credit
+            note = "  -> out of credit: to side work" if handed > stats.attempts else ""
+            stats.attempts = handed
             echo(f"{time.strftime('%H:%M:%S')}  {caller:>12} -> "
                  f"{'(data)' if data else callee:<12} "
                  f"{'Gy data' if data else 'IMS voice':<11} {label}  [{elapsed:.1f} ms]"

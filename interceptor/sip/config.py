@@ -149,8 +149,15 @@ def parse_sip(section: Section) -> SipConfig:
             raise ConfigError("must be a 18x provisional code", (*section.at("ring_codes"), index))
     if not ring_codes:
         raise ConfigError("must name at least one 18x code", section.at("ring_codes"))
+    routes = _routes(section.section("routes"))
+    family = ipaddress.ip_address(local_address).version
+    for route in routes:
+        if _is_ip(route.host) and ipaddress.ip_address(route.host).version != family:
+            raise ConfigError(f"is IPv{ipaddress.ip_address(route.host).version} but "
+                              f"local_address is IPv{family}",
+                              (*section.at("routes"), route.callee_class, "host"))
     config = SipConfig(
-        routes=_routes(section.section("routes")),
+        routes=routes,
         local_address=local_address,
         advertised_address=advertised,
         contact_user=contact_user,

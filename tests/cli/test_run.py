@@ -136,8 +136,8 @@ def test_demo_runs_on_embedded_defaults_and_records_attempts(tmp_path: Path) -> 
     assert "30/30 requests answered through the interceptor" in result.stdout
     voice_refusals = [line for line in result.stdout.splitlines()
                       if "IMS voice" in line and "4012" in line]
-    recorded = [line for line in voice_refusals if line.endswith("-> attempt recorded")]
-    assert voice_refusals and len(recorded) == len(voice_refusals)
-    assert f"{len(recorded)} out-of-credit voice attempts in the attempts table" in \
+    handed = [line for line in voice_refusals if line.endswith("-> out of credit: to side work")]
+    assert voice_refusals and len(handed) == len(voice_refusals)
+    assert f"{len(voice_refusals)} out-of-credit voice attempts in the attempts table" in \
         result.stdout
     assert (tmp_path / "beepcall-demo.db").exists()

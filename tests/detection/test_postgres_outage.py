@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import OperationalError
 from twisted.internet import defer, reactor, task, threads
 
 from interceptor.app import Interceptor
@@ -23,6 +24,7 @@ from interceptor.config.loader import parse_config
 from interceptor.demo.peers import SimplePeer
 from interceptor.demo.traffic import CREDIT_LIMIT_REACHED, CallAttempt, cca, ccr
 from interceptor.diameter import codec
+from interceptor.storage.config import DatabaseConfig
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt
@@ -89,27 +91,26 @@ def test_postgres_restart_under_relayed_load_loses_and_duplicates_nothing(
                         "spool_dir": str(tmp_path / "spool"), "blacklist_refresh": 0.5}}
     interceptor = Interceptor(parse_config(raw), reactor, seed=5)
     interceptor.startService()
-    storage = interceptor.storage
-    assert storage is not None
     agent = interceptor.agent_service.agent
+    spool = tmp_path / "spool"
+    engine = make_engine(postgres_url, DatabaseConfig(connect_timeout=2.0))
     load: CallLoad | None = None
     try:
         yield from _until(lambda: agent.peers["ocs1.test"].usable, 10, "the OCS connection")
         client = yield connect_client(interceptor.agent_service.listening_port)
         load = CallLoad(client)
         load.loop.start(0.01)
-        yield from _until(lambda: storage.recorder.stats().written >= 300, 30,
+        yield from _until(lambda: _rows(engine) >= 300, 30,
                           "300 attempts written while PostgreSQL is up")
         yield threads.deferToThread(pg_ctl, "stop")
-        yield from _until(lambda: storage.recorder.stats().spooled >= 300, 30,
+        yield from _until(lambda: _spooled_lines(spool) >= 300, 30,
                           "attempts spooled while PostgreSQL is down")
-        assert not storage.recorder.stats().database_up
         relayed_while_down = load.answered
         yield threads.deferToThread(pg_ctl, "start")
         yield from _until(postgres_accepts_connections, 60, "PostgreSQL to accept connections")
         assert load.answered > relayed_while_down  # relaying never stopped
-        written = storage.recorder.stats().written
-        yield from _until(lambda: storage.recorder.stats().written >= written + 300, 60,
+        written = _rows(engine)
+        yield from _until(lambda: _rows(engine) >= written + 300, 60,
                           "writing to resume after PostgreSQL restarted")
     finally:
         if load is not None and load.loop.running:
@@ -119,22 +120,30 @@ def test_postgres_restart_under_relayed_load_loses_and_duplicates_nothing(
         yield threads.deferToThread(wait_for_postgres, 60.0)
     assert load is not None
     yield defer.gatherResults(load.in_flight)
-    yield from _until(lambda: storage.recorder.stats().spool_backlog_bytes == 0
-                      and storage.recorder.stats().queued == 0, 60,
-                      "the spool to be replayed")
-    yield interceptor.stopService()
+    yield interceptor.stopService()  # drains, then the side-work process flushes and exits
     yield ocs.port.stopListening()
 
-    stats = storage.recorder.stats()
-    engine = make_engine(postgres_url)
-    try:
-        with engine.connect() as connection:
-            total = connection.execute(select(func.count()).select_from(Attempt)).scalar_one()
-            sessions = set(connection.execute(select(Attempt.session_id)).scalars())
-    finally:
-        engine.dispose()
+    with engine.connect() as connection:
+        total = connection.execute(select(func.count()).select_from(Attempt)).scalar_one()
+        sessions = set(connection.execute(select(Attempt.session_id)).scalars())
+    engine.dispose()
     assert load.answered == len(load.in_flight)
     assert total == load.out_of_credit == len(sessions)  # one row per 4012, none twice
-    assert stats.failures >= 1 and stats.spooled >= 300 and stats.replayed >= 300
-    assert stats.dropped == 0 and stats.rejected == 0
-    assert list((tmp_path / "spool").glob("attempts-*.jsonl")) == []
+    assert list(spool.glob("attempts-*.jsonl")) == []  # the spool was replayed
+
+
+def _rows(engine: Engine) -> int:
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(Attempt))
+                       .scalar_one())
+    except OperationalError:
+        return -1
+
+
+def _spooled_lines(spool: Path) -> int:
+    lines = 0
+    for segment in spool.glob("attempts-*.jsonl"):
+        with segment.open("rb") as handle:
+            lines += sum(1 for _ in handle)
+    return lines

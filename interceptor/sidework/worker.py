@@ -1,0 +1,175 @@
+"""The side-work process: everything the relay must not wait for.
+
+Reads out-of-credit events from stdin (frames from the relay process), turns the voice
+call attempts among them into attempt records (parse the request, normalise numbers,
+classify B, blacklists) and records them in SQL. Acknowledges on stdout each event it
+has handed to the recorder; EOF on stdin means: finish, flush, exit.
+
+    python -m interceptor.sidework.worker --config-json FILE [--base-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from twisted.application import service
+from twisted.internet import defer, stdio
+from twisted.internet.protocol import Protocol
+from twisted.python.failure import Failure
+
+from interceptor.config import ConfigError
+from interceptor.config.loader import InterceptorConfig, RecordingConfig, parse_config
+from interceptor.detection import build_detection
+from interceptor.detection.attempts import AttemptFactory
+from interceptor.reactor_types import Reactor
+from interceptor.sidework.events import FrameError, FrameReader, OutOfCreditEvent, encode_ack
+from interceptor.storage import StorageService
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerCounters:
+    events: int = 0
+    not_voice_initial: int = 0
+    recorded: int = 0
+    suppressed: int = 0
+
+
+class SideWork(service.MultiService):
+    """The services of the side-work process and what it does with each event."""
+
+    def __init__(self, config: InterceptorConfig, recording: RecordingConfig,
+                 reactor: Reactor) -> None:
+        super().__init__()
+        self.storage = StorageService(config.database, reactor)
+        self.storage.setServiceParent(self)
+        self.extractor = build_detection(recording.detection).extractor
+        self.attempts = AttemptFactory(recording.numbering,
+                                       interceptor_host=config.relay.identity.origin_host,
+                                       blacklist=self.storage.blacklist,
+                                       portability=self.storage.portability)
+        self.counters = WorkerCounters()
+        self.ready: defer.Deferred[None] = defer.Deferred()
+
+    def startService(self) -> None:
+        """Start storage; ``ready`` fires once its caches are loaded (or the database is
+        known to be down), so no event is judged against an empty blacklist."""
+        service.Service.startService(self)
+        self.ready = self.storage.startService()
+
+    def handle(self, event: OutOfCreditEvent) -> None:
+        self.counters.events += 1
+        context = self.extractor.call_context(event.request)
+        if context is None:  # data, update/terminate, another context, terminating leg
+            self.counters.not_voice_initial += 1
+            return
+        attempt = self.attempts.build(context, attempt_id=event.attempt_id,
+                                      occurred_at=event.occurred_at,
+                                      result_code=event.result_code, where=event.where,
+                                      client_peer=event.origin, ocs_peer=event.target)
+        if attempt.status == "suppressed":
+            self.counters.suppressed += 1
+        else:
+            self.counters.recorded += 1
+        self.storage.recorder.record(attempt)
+
+
+class EventStream(Protocol):
+    """stdin: frames in; stdout: cumulative acknowledgements out."""
+
+    def __init__(self, work: SideWork, finished: defer.Deferred[None]) -> None:
+        self.work = work
+        self.reader = FrameReader()
+        self.finished = finished
+
+    @property
+    def _transport(self) -> Any:
+        return self.transport
+
+    def dataReceived(self, data: bytes) -> None:
+        try:
+            events = self.reader.feed(data)
+        except FrameError as error:
+            logger.error("side work: unreadable input from the relay: %s", error)
+            self._transport.loseConnection()
+            return
+        for event in events:
+            try:
+                self.work.handle(event)
+            except Exception:
+                logger.exception("side work: event %d failed; skipped", event.sequence)
+        if events:
+            self._transport.write(encode_ack(events[-1].sequence))
+
+    def connectionLost(self, reason: Failure = Failure(EOFError())) -> None:  # noqa: B008
+        if not self.finished.called:
+            self.finished.callback(None)
+
+
+def run(config: InterceptorConfig, reactor: Any) -> int:
+    if config.recording is None:
+        logger.error("side work started without detection enabled")
+        return 2
+    work = SideWork(config, config.recording, reactor)
+    finished: defer.Deferred[None] = defer.Deferred()
+    status = {"code": 0}
+
+    def start() -> None:
+        try:
+            work.startService()
+        except Exception as error:
+            logger.error("side work cannot start: %s", error)
+            status["code"] = 2
+            reactor.stop()
+            return
+        work.ready.addCallback(
+            lambda _: stdio.StandardIO(EventStream(work, finished), reactor=reactor))
+
+    @defer.inlineCallbacks
+    def finish(_: object) -> Any:
+        yield work.stopService()
+        logger.info("side work done: %s", work.counters)
+        reactor.stop()
+
+    finished.addCallback(finish)
+    reactor.callWhenRunning(start)
+    reactor.run(installSignalHandlers=False)  # the relay process decides when we stop
+    return status["code"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="interceptor.sidework.worker")
+    parser.add_argument("--config-json", required=True, type=Path)
+    parser.add_argument("--base-dir", type=Path, default=None)
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s [side-work] %(name)s: %(message)s",
+                        stream=sys.stderr)
+    try:
+        config = parse_config(json.loads(args.config_json.read_text()),
+                              source=str(args.config_json), base_dir=args.base_dir)
+    except (OSError, ValueError, ConfigError) as error:
+        logger.error("side work: bad configuration: %s", error)
+        return 2
+    # The relay process decides when we stop (EOF on stdin, after it has drained): a
+    # terminal's Ctrl-C or a service manager's SIGTERM to the whole group must not cut
+    # the recorder's flush short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    from twisted.internet import reactor
+
+    return run(config, reactor)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
