@@ -2,8 +2,10 @@
 
 Reads out-of-credit events from stdin (frames from the relay process), turns the voice
 call attempts among them into attempt records (parse the request, normalise numbers,
-classify B, blacklists) and records them in SQL. Acknowledges on stdout each event it
-has handed to the recorder; EOF on stdin means: finish, flush, exit.
+classify B, blacklists) and records them in SQL. Acknowledges on stdout each event once
+its attempt is durable (in the database or the recorder's spool), so the relay resends
+whatever a crash of this process could have lost; EOF on stdin means: finish, flush,
+exit.
 
     python -m interceptor.sidework.worker --config-json FILE [--base-dir DIR]
 """
@@ -11,11 +13,12 @@ has handed to the recorder; EOF on stdin means: finish, flush, exit.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +34,7 @@ from interceptor.detection import build_detection
 from interceptor.detection.attempts import AttemptFactory
 from interceptor.reactor_types import Reactor
 from interceptor.sidework.events import FrameError, FrameReader, OutOfCreditEvent, encode_ack
-from interceptor.storage import StorageService
+from interceptor.storage import AttemptRecord, StorageService
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +62,12 @@ class SideWork(service.MultiService):
                                        portability=self.storage.portability)
         self.counters = WorkerCounters()
         self.ready: defer.Deferred[None] = defer.Deferred()
+        # Events in arrival order with the attempt each became (None: no attempt); the
+        # relay is acknowledged up to the first one whose attempt is not yet durable.
+        self._handed: collections.deque[tuple[int, str | None]] = collections.deque()
+        self._durable: set[str] = set()
+        self.acknowledge: Callable[[int], None] = lambda sequence: None
+        self.storage.recorder.on_persisted = self._persisted
 
     def startService(self) -> None:
         """Start storage; ``ready`` fires once its caches are loaded (or the database is
@@ -71,6 +80,7 @@ class SideWork(service.MultiService):
         context = self.extractor.call_context(event.request)
         if context is None:  # data, update/terminate, another context, terminating leg
             self.counters.not_voice_initial += 1
+            self._handed.append((event.sequence, None))
             return
         attempt = self.attempts.build(context, attempt_id=event.attempt_id,
                                       occurred_at=event.occurred_at,
@@ -80,7 +90,27 @@ class SideWork(service.MultiService):
             self.counters.suppressed += 1
         else:
             self.counters.recorded += 1
+        self._handed.append((event.sequence, attempt.attempt_id))
         self.storage.recorder.record(attempt)
+
+    def _persisted(self, records: Sequence[AttemptRecord]) -> None:
+        self._durable.update(record.attempt_id for record in records)
+        self.advance()
+
+    def advance(self) -> None:
+        """Acknowledge the longest prefix of events that need nothing more from us."""
+        handed, durable = self._handed, self._durable
+        last = None
+        while handed:
+            sequence, attempt_id = handed[0]
+            if attempt_id is not None:
+                if attempt_id not in durable:
+                    break
+                durable.discard(attempt_id)
+            handed.popleft()
+            last = sequence
+        if last is not None:
+            self.acknowledge(last)
 
 
 class EventStream(Protocol):
@@ -90,6 +120,11 @@ class EventStream(Protocol):
         self.work = work
         self.reader = FrameReader()
         self.finished = finished
+        work.acknowledge = self._acknowledge
+
+    def _acknowledge(self, sequence: int) -> None:
+        if self.transport is not None:
+            self._transport.write(encode_ack(sequence))
 
     @property
     def _transport(self) -> Any:
@@ -107,8 +142,7 @@ class EventStream(Protocol):
                 self.work.handle(event)
             except Exception:
                 logger.exception("side work: event %d failed; skipped", event.sequence)
-        if events:
-            self._transport.write(encode_ack(events[-1].sequence))
+        self.work.advance()
 
     def connectionLost(self, reason: Failure = Failure(EOFError())) -> None:  # noqa: B008
         if not self.finished.called:

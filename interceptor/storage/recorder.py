@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -89,6 +89,8 @@ class AttemptRecorder(service.Service):
         self._stop_timer: DelayedCall | None = None
         self._spooled = self._written = self._replayed = self._duplicates = 0
         self._failures = self._rejected = self._dropped = 0
+        # Told about records once they are durable (in the database, or in the spool).
+        self.on_persisted: Callable[[Sequence[AttemptRecord]], None] | None = None
 
     # -- the reactor's side -------------------------------------------------------------
 
@@ -266,6 +268,7 @@ class AttemptRecorder(service.Service):
 
     def _write_done(self, result: WriteResult, token: object) -> None:
         self._count(result)
+        self._persisted(self._in_flight or ())
         if not self._end(token):
             return  # stop already spooled this batch; the replay will ignore it
         self._in_flight = None
@@ -382,7 +385,15 @@ class AttemptRecorder(service.Service):
             logger.info("spool %s is writable again", self._spool.directory)
         self._spool_ok = True
         self._spooled += len(records)
+        self._persisted(records)
         return True
+
+    def _persisted(self, records: Sequence[AttemptRecord]) -> None:
+        if self.on_persisted is not None and records:
+            try:
+                self.on_persisted(records)
+            except Exception:
+                logger.exception("on_persisted hook failed")
 
     # -- startup ------------------------------------------------------------------------
 

@@ -1,0 +1,57 @@
+"""The relay-to-side-work frame format."""
+
+from __future__ import annotations
+
+import pytest
+
+from interceptor.sidework.events import (
+    AckReader,
+    FrameError,
+    FrameReader,
+    encode_ack,
+    encode_out_of_credit,
+    frame_sequence,
+    with_sequence,
+)
+
+
+def _frame(sequence: int, request: bytes = b"\x01" * 300) -> bytes:
+    return encode_out_of_credit(sequence, 1234.5, bytes(range(16)), 4012, "mscc",
+                                b"cscf.test", b"ocs1.test", request)
+
+
+def test_frames_survive_any_chunking() -> None:
+    frames = [_frame(n, bytes([n]) * (50 + n)) for n in range(1, 20)]
+    stream = b"".join(frames)
+    for chunk in (1, 3, 7, 64, len(stream)):
+        reader = FrameReader()
+        events = []
+        for offset in range(0, len(stream), chunk):
+            events.extend(reader.feed(stream[offset:offset + chunk]))
+        assert [event.sequence for event in events] == list(range(1, 20))
+        event = events[4]
+        assert (event.result_code, event.where, event.origin, event.target) == \
+            (4012, "mscc", "cscf.test", "ocs1.test")
+        assert event.request == bytes([5]) * 55
+        assert event.attempt_id == bytes(range(16)).hex()
+        assert event.occurred_at == 1234.5
+
+
+def test_resequenced_frame_keeps_everything_else() -> None:
+    frame = _frame(7)
+    moved = with_sequence(frame, 99)
+    assert frame_sequence(moved) == 99
+    assert moved[:6] == frame[:6] and moved[14:] == frame[14:]
+
+
+def test_garbage_is_a_frame_error() -> None:
+    with pytest.raises(FrameError):
+        FrameReader().feed(b"\xff\xff\xff\xff" + b"x" * 40)
+
+
+def test_acks_are_cumulative_and_survive_chunking() -> None:
+    reader = AckReader()
+    data = encode_ack(5) + encode_ack(9)
+    assert reader.feed(data[:3]) is None
+    assert reader.feed(data[3:12]) == 5
+    assert reader.feed(data[12:]) == 9
