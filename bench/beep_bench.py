@@ -38,13 +38,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from twisted.internet import defer, reactor, task  # noqa: E402
+from twisted.internet import defer, task  # noqa: E402
+from twisted.internet import reactor as _reactor  # noqa: E402
 
 from interceptor.config.reader import Section  # noqa: E402
 from interceptor.sip.config import parse_sip  # noqa: E402
 from interceptor.sip.emitter import BeepEmitter  # noqa: E402
 from interceptor.sip.outcome import BeepOutcome, BeepRequest  # noqa: E402
 
+reactor: Any = _reactor  # zope interfaces are opaque to mypy
 SCENARIO = ROOT / "tests" / "sip" / "scenarios" / "ring_cancel.xml"
 RING_RANGE_MS = (300.0, 500.0)
 RING_TIME_MS = 400
@@ -179,7 +181,7 @@ def run_phase(rate: float, duration: float, workdir: Path, sipp_cpu: str | None)
     emitter = BeepEmitter(config, reactor, seed=int(rate))
     yield emitter.startService()
     ring_times: list[float] = []
-    done = defer.Deferred()
+    done: defer.Deferred[None] = defer.Deferred()
 
     def record(outcome: BeepOutcome) -> None:
         result.outcomes[outcome.kind.value] = result.outcomes.get(outcome.kind.value, 0) + 1
@@ -207,7 +209,11 @@ def run_phase(rate: float, duration: float, workdir: Path, sipp_cpu: str | None)
     pacer = task.LoopingCall(submit_due)
     yield pacer.start(0.002)
     result.achieved_rate = result.submitted / max(time.monotonic() - start, 1e-9)
-    timeout = reactor.callLater(30, lambda: done.called or done.callback(None))
+    def give_up() -> None:  # some outcomes never came: judge() reports it
+        if not done.called:
+            done.callback(None)
+
+    timeout = reactor.callLater(30, give_up)
     yield done
     if timeout.active():
         timeout.cancel()
@@ -249,7 +255,7 @@ def table(results: Sequence[PhaseResult], best: PhaseResult | None) -> str:
     rows = []
     for r in results:
         ring = r.sipp_ring_ms
-        mark = "yes" if r.sustained else f"NO ({r.why_not})"
+        mark = "yes" if r.sustained else "NO (see below)"
         if r is best:
             mark += "  <- max sustained"
         rows.append((f"{r.rate:.0f}", str(r.submitted), str(r.outcomes.get("rang", 0)),
@@ -258,9 +264,11 @@ def table(results: Sequence[PhaseResult], best: PhaseResult | None) -> str:
                      f"{r.emitter_ring_ms.get('p99', 0):.1f} ms", f"{r.cpu_per_beep_us:.0f}",
                      f"{r.max_loop_lag_ms:.0f} ms", mark))
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
-    lines = [" | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()]
     lines.append("-+-".join("-" * w for w in widths))
-    lines += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    lines += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+              for row in rows]
+    lines += [f"{r.rate:.0f}/s not sustained: {r.why_not}" for r in results if not r.sustained]
     return "\n".join(lines)
 
 
