@@ -13,6 +13,7 @@ from interceptor.config.reader import Section
 from interceptor.config.relay import RelayConfig, parse_relay
 from interceptor.detection.config import DetectionConfig, parse_detection
 from interceptor.numbers import NumberingConfig, parse_numbering
+from interceptor.sip.config import SipConfig, parse_sip
 from interceptor.storage.config import DatabaseConfig, parse_database
 
 
@@ -29,6 +30,7 @@ class InterceptorConfig:
     relay: RelayConfig
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     recording: RecordingConfig | None = None
+    sip: SipConfig | None = None  # beeps: None when the section is absent
     source: str = "<memory>"
     base_dir: Path | None = None
     raw: Any = field(default=None, compare=False, repr=False)  # for the side-work process
@@ -49,8 +51,11 @@ def parse_config(raw: Any, source: str = "<memory>",
     else:
         detection_section.reject_unknown(*detection_section.raw)  # the rest is moot
         root.section("numbering")
+    sip = parse_sip(root.section("sip")) if root.has("sip") else None
+    if sip is not None and recording is None:
+        raise ConfigError("beeps need detection enabled", ("sip",))
     root.reject_unknown()
-    return InterceptorConfig(relay=relay, database=database, recording=recording,
+    return InterceptorConfig(relay=relay, database=database, recording=recording, sip=sip,
                              source=source, base_dir=base_dir, raw=raw)
 
 

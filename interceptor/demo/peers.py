@@ -64,6 +64,8 @@ class SimplePeer:
         elif header.command_code == codec.CMD_DISCONNECT_PEER and header.is_request:
             self.send(self.factory.dpa(header))
             self.open = False
+        elif header.command_code == codec.CMD_DISCONNECT_PEER and self.protocol is not None:
+            self.protocol.close()  # our DPR was answered
         elif header.is_request:
             answer = self.handler(message) if self.handler else None
             if answer is not None:
@@ -117,8 +119,13 @@ class SimplePeer:
         return deferred
 
     def disconnect(self) -> defer.Deferred[None]:
+        """DPR (RFC 6733 §5.4), close on the DPA; the Deferred fires once closed."""
         if self.protocol is not None:
-            self.protocol.close()
+            if self.open:
+                self.open = False
+                self.send(self.factory.dpr(messages.DISCONNECT_REBOOTING))
+            else:
+                self.protocol.close()
         return self.closed
 
 

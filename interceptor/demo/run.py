@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from twisted.internet import defer, task
 
 from interceptor.app import Interceptor
 from interceptor.config.loader import parse_config
 from interceptor.demo.peers import PeerClientFactory, PeerServerFactory, SimplePeer
+from interceptor.demo.sip_network import DemoSipNetwork
 from interceptor.demo.traffic import (
     CONTEXT_GY_DATA,
     CONTEXT_IMS_VOICE,
@@ -43,9 +44,10 @@ DEMO_OCS = "ocs.demo.beepcall"
 SUBSCRIBERS = ["84912000001", "84912000002", "84912000003", "84987000004",
                "84987000005", "84903000006", "84903000007", "84933000008"]
 BROKE = frozenset(SUBSCRIBERS[:3])
+BUSY = frozenset({SUBSCRIBERS[6]})  # this callee's phone is busy: the beep fails
 
 
-def demo_config(ocs_port: int, database_url: str, spool_dir: str,
+def demo_config(ocs_port: int, database_url: str, spool_dir: str, sip_port: int,
                 listen_port: int = 0) -> dict[str, Any]:
     """Embedded defaults: everything on loopback, the built-in peers configured,
     attempts recorded in a SQLite file."""
@@ -63,6 +65,9 @@ def demo_config(ocs_port: int, database_url: str, spool_dir: str,
         "detection": {"enabled": True},
         "numbering": {"country_code": 84, "on_net_prefixes": ["8491", "8494"]},
         "database": {"url": database_url, "spool_dir": spool_dir, "flush_interval": 0.1},
+        "sip": {"routes": {klass: {"host": "127.0.0.1", "port": sip_port,
+                                   "domain": "ims.demo.beepcall"}
+                           for klass in ("on_net", "off_net", "international")}},
     }
 
 
@@ -114,8 +119,10 @@ def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], No
     upgrade(database_url)  # what `beepcall db upgrade` does
     ocs_factory = PeerServerFactory(DEMO_OCS, "ocs.demo.beepcall", demo_ocs_policy)
     ocs_port = reactor.listenTCP(0, ocs_factory, interface="127.0.0.1")
+    b_network = DemoSipNetwork(busy=BUSY)
+    sip_port = reactor.listenUDP(0, b_network, interface="127.0.0.1")
     config = parse_config(demo_config(ocs_port.getHost().port, database_url,
-                                      str(workdir / "spool")))
+                                      str(workdir / "spool"), sip_port.getHost().port))
     interceptor = Interceptor(config, reactor, seed=seed, log_level=log_level)
     interceptor.startService()
     service = interceptor.agent_service
@@ -123,7 +130,8 @@ def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], No
     assert tap is not None
     echo(f"interceptor {config.relay.identity.origin_host} listening on 127.0.0.1:"
          f"{service.listening_port}; OCS simulator on 127.0.0.1:{ocs_port.getHost().port}")
-    echo(f"attempts are recorded in {database_url}")
+    echo(f"attempts are recorded in {database_url}; B's SIP network (simulated) on "
+         f"udp 127.0.0.1:{sip_port.getHost().port}")
     stats = DemoStats()
     try:
         yield ocs_factory.connected
@@ -162,9 +170,11 @@ def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], No
                  f"{note}")
             yield task.deferLater(reactor, interval, lambda: None)
         yield client.disconnect()
+        yield _beeps_settled(reactor, database_url, stats.attempts)
     finally:
         yield interceptor.stopService()
         yield ocs_port.stopListening()
+        yield sip_port.stopListening()
     echo("")
     echo(f"{stats.answered}/{stats.sent} requests answered through the interceptor; "
          f"relay counters: {service.agent.counters.requests_relayed} requests, "
@@ -185,9 +195,34 @@ def _print_attempts(database_url: str, echo: Callable[[str], None]) -> None:
         engine.dispose()
     echo(f"{len(rows)} out-of-credit voice attempts in the attempts table "
          "(Gy data never counts):")
-    echo(f"  {'caller (A)':>12}  {'callee (B)':>12}  {'class':<13} {'code':>4} {'found':<9}"
-         " status")
+    echo(f"  {'caller (A)':>12}  {'callee (B)':>12}  {'class':<9} {'code':>4} {'found':<9}"
+         f" {'status':<9} beep")
     for row in rows:
+        beep = row.beep_outcome or ""
+        if row.ring_time_ms is not None:
+            beep = f"rang {row.ring_time_ms} ms, then cancelled: B sees a missed call"
+        elif row.beep_sip_code:
+            beep += f" ({row.beep_sip_code})"
         echo(f"  {row.caller_e164 or '?':>12}  {row.callee_e164 or '?':>12}  "
-             f"{row.callee_class:<13} {row.result_code:>4} {row.result_code_source:<9} "
-             f"{row.status}")
+             f"{row.callee_class:<9} {row.result_code:>4} {row.result_code_source:<9} "
+             f"{row.status:<9} {beep}")
+
+
+@defer.inlineCallbacks
+def _beeps_settled(reactor: Any, database_url: str, expected: int) -> Any:
+    """Give the beeps of the last calls time to ring and be cancelled (at most 10 s)."""
+    engine = make_engine(database_url)
+    try:
+        for _ in range(100):
+            with engine.connect() as connection:
+                open_ = connection.execute(select(func.count()).select_from(Attempt).where(
+                    Attempt.status.in_(("recorded", "beeping")),
+                    Attempt.caller_e164.is_not(None),
+                    Attempt.callee_e164.is_not(None))).scalar_one()
+                total = connection.execute(select(func.count()).select_from(Attempt)) \
+                    .scalar_one()
+            if open_ == 0 and total >= expected:
+                return
+            yield task.deferLater(reactor, 0.1, lambda: None)
+    finally:
+        engine.dispose()

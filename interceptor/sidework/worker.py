@@ -32,8 +32,12 @@ from interceptor.config import ConfigError
 from interceptor.config.loader import InterceptorConfig, RecordingConfig, parse_config
 from interceptor.detection import build_detection
 from interceptor.detection.attempts import AttemptFactory
+from interceptor.diameter import codec
 from interceptor.reactor_types import Reactor
+from interceptor.sidework.beeps import BeepScheduler
 from interceptor.sidework.events import FrameError, FrameReader, OutOfCreditEvent, encode_ack
+from interceptor.sip import BeepEmitter, is_beep_charging_id
+from interceptor.sip.marker import DEFAULT_MARKER
 from interceptor.storage import AttemptRecord, StorageService
 
 logger = logging.getLogger(__name__)
@@ -55,6 +59,13 @@ class SideWork(service.MultiService):
         super().__init__()
         self.storage = StorageService(config.database, reactor)
         self.storage.setServiceParent(self)
+        self.beeps: BeepScheduler | None = None
+        self.marker = config.sip.marker if config.sip is not None else DEFAULT_MARKER
+        if config.sip is not None:
+            self.beeps = BeepScheduler(BeepEmitter(config.sip, reactor), self.storage.engine,
+                                       self.storage.runner, reactor,
+                                       max_age=config.sip.limits.max_age,
+                                       batch=config.sip.limits.max_concurrent)
         self.extractor = build_detection(recording.detection).extractor
         self.attempts = AttemptFactory(recording.numbering,
                                        interceptor_host=config.relay.identity.origin_host,
@@ -71,14 +82,26 @@ class SideWork(service.MultiService):
 
     def startService(self) -> None:
         """Start storage; ``ready`` fires once its caches are loaded (or the database is
-        known to be down), so no event is judged against an empty blacklist."""
+        known to be down), so no event is judged against an empty blacklist. Beeps start
+        then too (picking up attempts a previous run left unbeeped)."""
         service.Service.startService(self)
         self.ready = self.storage.startService()
+        if self.beeps is not None:
+            beeps = self.beeps
+            self.ready.addCallback(lambda _: beeps.startService())
+
+    @defer.inlineCallbacks
+    def stopService(self) -> Any:
+        service.Service.stopService(self)
+        if self.beeps is not None and self.beeps.running:
+            yield self.beeps.stopService()
+        yield self.storage.stopService()
 
     def handle(self, event: OutOfCreditEvent) -> None:
         self.counters.events += 1
         context = self.extractor.call_context(event.request)
-        if context is None:  # data, update/terminate, another context, terminating leg
+        if context is None or self._is_our_beep(event.request):
+            # data, update/terminate, another context, terminating leg, or our own beep
             self.counters.not_voice_initial += 1
             self._handed.append((event.sequence, None))
             return
@@ -93,9 +116,15 @@ class SideWork(service.MultiService):
         self._handed.append((event.sequence, attempt.attempt_id))
         self.storage.recorder.record(attempt)
 
+    def _is_our_beep(self, request: bytes) -> bool:
+        """A session our beep created (its ICID carries our prefix) never beeps again."""
+        return is_beep_charging_id(ims_charging_identifier(request), self.marker)
+
     def _persisted(self, records: Sequence[AttemptRecord]) -> None:
         self._durable.update(record.attempt_id for record in records)
         self.advance()
+        if self.beeps is not None:
+            self.beeps.poke()
 
     def advance(self) -> None:
         """Acknowledge the longest prefix of events that need nothing more from us."""
@@ -111,6 +140,23 @@ class SideWork(service.MultiService):
             last = sequence
         if last is not None:
             self.acknowledge(last)
+
+
+_IMS_CHARGING_IDENTIFIER_PATH = ((873, 10415), (876, 10415), (841, 10415))
+
+
+def ims_charging_identifier(request: bytes) -> bytes | None:
+    """Service-Information/IMS-Information/IMS-Charging-Identifier, if present."""
+    start, end = codec.HEADER_LENGTH, len(request)
+    try:
+        for code, vendor in _IMS_CHARGING_IDENTIFIER_PATH:
+            span = codec.find_avp(request, code, vendor, start, end)
+            if span is None:
+                return None
+            start, end = span.data_start, span.data_end
+    except codec.AvpLengthError:
+        return None
+    return request[start:end]
 
 
 class EventStream(Protocol):

@@ -83,8 +83,11 @@ class Attempt(Base):
     beep_call_id: Mapped[str | None] = mapped_column(String(255))
     beep_presented_as: Mapped[str | None] = mapped_column(String(32))
     beep_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_provisional_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     rang_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancel_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     beep_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ring_time_ms: Mapped[int | None] = mapped_column(Integer)
     # Filled by the SMS sender.
     sms_status: Mapped[str | None] = mapped_column(String(32))
     sms_message_id: Mapped[str | None] = mapped_column(String(64))

@@ -23,7 +23,7 @@ from interceptor.storage.config import DatabaseConfig, resolve_database_url
 from interceptor.storage.engine import make_engine, redact_url
 from interceptor.storage.portability_cache import PortabilityCache
 from interceptor.storage.recorder import AttemptRecorder
-from interceptor.storage.runner import ThreadPoolRunner
+from interceptor.storage.runner import Runner, ThreadPoolRunner
 from interceptor.storage.spool import Spool
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ class StorageService(service.Service):
         self.label = redact_url(self.url)
         self.engine = make_engine(self.url, config)
         self._db_threads = ThreadPoolRunner(reactor, config.threads, "beepcall-db")
+        self.runner: Runner = self._db_threads  # for other side work's SQL (beeps)
         self._spool_thread = ThreadPoolRunner(reactor, 1, "beepcall-spool")
         spool = Spool(Path(config.spool_dir), fsync=config.spool_fsync,
                       syncer=self._spool_thread)

@@ -1,0 +1,109 @@
+"""Beep bookkeeping on the attempts table (plain synchronous functions for the DB thread).
+
+An attempt is beeped at most once: it is *claimed* (``recorded`` -> ``beeping``) by a
+conditional UPDATE before the INVITE leaves, so several side-work processes sharing a
+database, or one that restarts, never beep it twice. What was claimed but not finished
+when a process died stays ``beeping`` and is not retried (at most once, never twice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, and_, select, update
+
+from interceptor.storage.models import Attempt
+from interceptor.storage.types import utcnow
+from interceptor.storage.vocabulary import AttemptStatus
+
+
+@dataclass(frozen=True)
+class ClaimedAttempt:
+    attempt_id: str
+    caller_e164: str
+    callee_e164: str
+    callee_class: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class BeepResult:
+    """What a beep did, for its attempt's row."""
+
+    attempt_id: str
+    status: str  # beeped | failed
+    outcome: str
+    reason: str | None
+    sip_code: int | None
+    call_id: str | None
+    presented_as: str | None
+    started_at: datetime | None
+    first_provisional_at: datetime | None
+    rang_at: datetime | None
+    cancel_sent_at: datetime | None
+    ended_at: datetime | None
+    ring_time_ms: int | None
+
+
+def _beepable(cutoff: datetime):  # type: ignore[no-untyped-def]
+    return and_(Attempt.status == AttemptStatus.RECORDED.value,
+                Attempt.occurred_at >= cutoff,
+                Attempt.caller_e164.is_not(None),
+                Attempt.callee_e164.is_not(None))
+
+
+def claim_due(engine: Engine, cutoff: datetime, limit: int) -> list[ClaimedAttempt]:
+    """Claim up to ``limit`` recorded attempts newer than ``cutoff``, oldest first."""
+    claimed: list[ClaimedAttempt] = []
+    with engine.begin() as connection:
+        rows = connection.execute(
+            select(Attempt.attempt_id, Attempt.caller_e164, Attempt.callee_e164,
+                   Attempt.callee_class, Attempt.occurred_at)
+            .where(_beepable(cutoff))
+            .order_by(Attempt.occurred_at)
+            .limit(limit)).all()
+        now = utcnow()
+        for row in rows:
+            result = connection.execute(
+                update(Attempt)
+                .where(Attempt.attempt_id == row.attempt_id,
+                       Attempt.status == AttemptStatus.RECORDED.value)
+                .values(status=AttemptStatus.BEEPING.value, updated_at=now))
+            if result.rowcount == 1:  # nobody else took it in between
+                claimed.append(ClaimedAttempt(row.attempt_id, row.caller_e164,
+                                              row.callee_e164, row.callee_class,
+                                              row.occurred_at))
+    return claimed
+
+
+def expire_stale(engine: Engine, cutoff: datetime) -> int:
+    """Attempts that waited longer than the age limit are failed as ``expired``."""
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(Attempt)
+            .where(Attempt.status == AttemptStatus.RECORDED.value,
+                   Attempt.occurred_at < cutoff,
+                   Attempt.caller_e164.is_not(None),
+                   Attempt.callee_e164.is_not(None))
+            .values(status=AttemptStatus.FAILED.value, beep_outcome="expired",
+                    status_reason="not beeped within the age limit", updated_at=utcnow()))
+        return int(result.rowcount or 0)
+
+
+def save_results(engine: Engine, results: Sequence[BeepResult]) -> None:
+    now = utcnow()
+    with engine.begin() as connection:
+        for result in results:
+            connection.execute(
+                update(Attempt)
+                .where(Attempt.attempt_id == result.attempt_id)
+                .values(status=result.status, status_reason=result.reason,
+                        beep_outcome=result.outcome, beep_sip_code=result.sip_code,
+                        beep_call_id=result.call_id, beep_presented_as=result.presented_as,
+                        beep_started_at=result.started_at,
+                        first_provisional_at=result.first_provisional_at,
+                        rang_at=result.rang_at, cancel_sent_at=result.cancel_sent_at,
+                        beep_ended_at=result.ended_at, ring_time_ms=result.ring_time_ms,
+                        updated_at=now))
