@@ -32,7 +32,9 @@ from relaybench.runner import ConfigResult, Phase, Plan, run_configuration
 log = logging.getLogger("relay_bench")
 
 DEFAULT_CONFIGS = ("direct", "interceptor", "interceptor+recording", "freeDiameter")
-OPTIONAL_CONFIGS = ("haproxy",)  # a yardstick for the load side, not a Diameter agent
+# haproxy: a yardstick for the load side, not a Diameter agent; interceptor+beeps: the
+# relay's latency while the side work beeps a SIPp UAS (use --skip-saturation).
+OPTIONAL_CONFIGS = ("haproxy", "interceptor+beeps")
 FULL = {"duration": 10.0, "warmup": 2.0, "drain": 5.0}
 QUICK = {"duration": 2.0, "warmup": 0.5, "drain": 2.0}
 
@@ -50,6 +52,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="unmeasured seconds before each phase (default 2, --quick 0.5)")
     parser.add_argument("--rates", default="2000,10000",
                         help="fixed offered rates in CCR/s (default %(default)s)")
+    parser.add_argument("--skip-saturation", action="store_true",
+                        help="only the fixed-rate phases (e.g. with interceptor+beeps)")
     parser.add_argument("--window", type=int, default=2048,
                         help="CCRs in flight for the saturation phase (default %(default)s)")
     parser.add_argument("--out-of-credit-ratio", type=float, default=0.2,
@@ -88,7 +92,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
     mode = QUICK if args.quick else FULL
     duration = args.duration if args.duration is not None else mode["duration"]
     warmup = args.warmup if args.warmup is not None else mode["warmup"]
-    phases = [Phase("saturation", None, warmup, duration, args.window)]
+    phases = [] if args.skip_saturation else [
+        Phase("saturation", None, warmup, duration, args.window)]
     phases += [Phase(f"rate_{rate:.0f}", rate, warmup, duration) for rate in args.rate_list]
     return Plan(
         phases=tuple(phases),
@@ -154,7 +159,9 @@ def run(args: argparse.Namespace) -> int:
         for relay in selected:
             log.info("running %s", relay.name)
             results.append(run_configuration(relay, binaries, templates, plan, workdir))
-            if isinstance(relay, relays.InterceptorRecording):
+            if isinstance(relay, relays.InterceptorBeeps):
+                recorded.append(f"{relay.name}: {relay.beep_figures()}")
+            elif isinstance(relay, relays.InterceptorRecording):
                 recorded.append(f"{relay.name}: {relay.recorded()} attempts in SQLite after "
                                 "all phases, warm-ups included (the 4012 counts above "
                                 "cover the measured windows only)")

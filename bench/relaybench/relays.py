@@ -10,6 +10,7 @@ import importlib.metadata
 import logging
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -165,16 +166,81 @@ class InterceptorRecording:
                                 capture_output=True, text=True, check=False, env=env)
         if result.returncode != 0:
             raise StartError(f"beepcall db upgrade failed: {result.stderr.strip()}")
-        extra = merged(RECORDING, {"database": {"url": url,
-                                                "spool_dir": str(workdir / "spool")}})
-        relay = Interceptor(log_level=self.log_level, extra=extra, name=self.name)
+        relay = Interceptor(log_level=self.log_level, extra=self.extra(url, workdir),
+                            name=self.name)
         return relay.start(children, workdir, stub_port, cpus)
+
+    def extra(self, url: str, workdir: Path) -> dict[str, Any]:
+        return merged(RECORDING, {"database": {"url": url,
+                                               "spool_dir": str(workdir / "spool")}})
 
     def recorded(self) -> int | None:
         if self.database is None or not self.database.exists():
             return None
         with sqlite3.connect(self.database) as connection:
             return int(connection.execute("SELECT count(*) FROM attempts").fetchone()[0])
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((LOCALHOST, 0))
+        return int(sock.getsockname()[1])
+
+
+SIPP_SCENARIO = REPO_ROOT / "tests" / "sip" / "scenarios" / "ring_cancel.xml"
+
+
+class InterceptorBeeps(InterceptorRecording):
+    """Recording plus beeps: every out-of-credit voice attempt is beeped at a SIPp UAS
+    (B's network, ring then CANCEL) on the load-generator core, while the relay relays.
+    ``ring_times()`` reads what the interceptor measured per beep (180 -> CANCEL)."""
+
+    name = "interceptor+beeps"
+
+    def __init__(self, log_level: str, loadgen_cpus: str | None = "1") -> None:
+        super().__init__(log_level)
+        self.loadgen_cpus = loadgen_cpus
+
+    def version(self) -> str:
+        return Interceptor().version() + ", detection on, beeps to a SIPp UAS"
+
+    def start(self, children: ChildProcesses, workdir: Path, stub_port: int,
+              cpus: str | None) -> Endpoint:
+        workdir.mkdir(parents=True, exist_ok=True)
+        sipp = shutil.which("sipp")
+        if sipp is None:
+            raise StartError("sipp not found: apt-get install -y sip-tester")
+        sip_port = free_udp_port()
+        command = [sipp, "-sf", str(SIPP_SCENARIO), "-i", LOCALHOST, "-p", str(sip_port),
+                   "-bind_local", "-m", "100000000", "-d", "0", "-nostdin",
+                   "-buff_size", str(4 << 20)]
+        children.start("sipp", pinned(command, self.loadgen_cpus), cwd=workdir)
+        route = {"host": LOCALHOST, "port": sip_port, "domain": "ims.bench.test"}
+        self.sip = {"sip": {"routes": {klass: route for klass in
+                                       ("on_net", "off_net", "international")},
+                            "limits": {"max_per_second": 2000, "max_concurrent": 4000,
+                                       "burst": 200}}}
+        return super().start(children, workdir, stub_port, cpus)
+
+    def extra(self, url: str, workdir: Path) -> dict[str, Any]:
+        return merged(super().extra(url, workdir), self.sip)
+
+    def beep_figures(self) -> str:
+        if self.database is None or not self.database.exists():
+            return "no database"
+        with sqlite3.connect(self.database) as connection:
+            outcomes = dict(connection.execute(
+                "SELECT coalesce(beep_outcome, status), count(*) FROM attempts "
+                "GROUP BY 1").fetchall())
+            rings = sorted(value for (value,) in connection.execute(
+                "SELECT ring_time_ms FROM attempts WHERE ring_time_ms IS NOT NULL"))
+        text = ", ".join(f"{name} {count}" for name, count in sorted(outcomes.items()))
+        if rings:
+            def at(fraction: float) -> int:
+                return int(rings[min(len(rings) - 1, int(fraction * len(rings)))])
+            text += (f"; ring time (180 -> CANCEL) p1/p50/p99 {at(0.01)}/{at(0.5)}/"
+                     f"{at(0.99)} ms over {len(rings)} beeps")
+        return text
 
 
 def _extension_dir() -> Path:
@@ -319,5 +385,6 @@ def all_relays(interceptor_log_level: str, interceptor_extra: dict[str, Any]
                            Interceptor(log_level=interceptor_log_level,
                                        extra=interceptor_extra),
                            InterceptorRecording(interceptor_log_level),
+                           InterceptorBeeps(interceptor_log_level),
                            FreeDiameter(), HAProxy()]
     return {relay.name: relay for relay in relays}
