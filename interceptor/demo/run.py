@@ -161,7 +161,7 @@ def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], No
             stats.latencies_ms.append(elapsed)
             label = _result_label(answer)
             stats.results[label] += 1
-            handed = tap.counters.out_of_credit
+            handed = tap.counters.candidates
             note = "  -> out of credit: to side work" if handed > stats.attempts else ""
             stats.attempts = handed
             echo(f"{time.strftime('%H:%M:%S')}  {caller:>12} -> "

@@ -51,6 +51,14 @@ class OutOfCreditClassifier:
         self._needles = tuple(code.to_bytes(4, "big") for code in sorted(
             {*self._codes, *(code for _, code in self._experimental)}))
 
+    def may_be_out_of_credit(self, message: bytes) -> bool:
+        """Cheap and never wrong in the "no" direction: does any configured code's 4-byte
+        value occur anywhere in the answer? (The relay asks only this.)"""
+        for needle in self._needles:  # noqa: SIM110 - any(genexpr) costs more than the test
+            if needle in message:
+                return True
+        return False
+
     def out_of_credit(self, message: bytes | bytearray | memoryview) -> OutOfCredit | None:
         """The out-of-credit code this CCA carries, or None.
 

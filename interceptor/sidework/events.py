@@ -2,8 +2,10 @@
 (no I/O here). Both ends are this code base, so the format is private and versioned by
 the first byte.
 
-An out-of-credit event carries the request the answer refused, as relayed, so that all
-parsing, number handling and SQL happen in the side-work process.
+An event carries a Credit-Control answer that may say "out of credit" (the relay only
+checked that a configured Result-Code's four bytes occur in it) and the request it
+answers, as relayed: classifying, parsing, number handling and SQL all happen in the
+side-work process.
 """
 
 from __future__ import annotations
@@ -15,11 +17,9 @@ FORMAT = 1
 KIND_OUT_OF_CREDIT = 1
 
 # length (of all that follows), format, kind, sequence, time, attempt id,
-# Result-Code, where, origin name length, target name length
-_HEAD = struct.Struct("!IBBQd16sIBBB")
+# answer length, origin name length, target name length
+_HEAD = struct.Struct("!IBBQd16sIBB")
 _ACK = struct.Struct("!Q")
-WHERE_CODES = {"top_level": 0, "mscc": 1, "experimental": 2}
-WHERE_NAMES = {code: name for name, code in WHERE_CODES.items()}
 MAX_FRAME = 16 << 20
 
 
@@ -32,21 +32,24 @@ class OutOfCreditEvent:
     sequence: int
     occurred_at: float
     attempt_id: str
-    result_code: int
-    where: str
     origin: str
     target: str
+    answer: bytes
     request: bytes
 
 
+_PACK_HEAD = _HEAD.pack
+_FIXED = _HEAD.size - 4
+
+
 def encode_out_of_credit(sequence: int, occurred_at: float, attempt_id: bytes,
-                         result_code: int, where: str, origin: bytes, target: bytes,
+                         origin: bytes, target: bytes, answer: bytes,
                          request: bytes) -> bytes:
-    length = _HEAD.size - 4 + len(origin) + len(target) + len(request)
     return b"".join((
-        _HEAD.pack(length, FORMAT, KIND_OUT_OF_CREDIT, sequence, occurred_at, attempt_id,
-                   result_code, WHERE_CODES[where], len(origin), len(target)),
-        origin, target, request))
+        _PACK_HEAD(_FIXED + len(origin) + len(target) + len(answer) + len(request), FORMAT,
+                   KIND_OUT_OF_CREDIT, sequence, occurred_at, attempt_id, len(answer),
+                   len(origin), len(target)),
+        origin, target, answer, request))
 
 
 def frame_sequence(frame: bytes) -> int:
@@ -86,17 +89,22 @@ class FrameReader:
 
 
 def decode(frame: bytes) -> OutOfCreditEvent:
-    (_, version, kind, sequence, occurred_at, attempt_id, code, where, origin_length,
+    (_, version, kind, sequence, occurred_at, attempt_id, answer_length, origin_length,
      target_length) = _HEAD.unpack_from(frame)
-    if version != FORMAT or kind != KIND_OUT_OF_CREDIT or where not in WHERE_NAMES:
+    if version != FORMAT or kind != KIND_OUT_OF_CREDIT:
         raise FrameError(f"unknown frame (format {version}, kind {kind})")
-    start = _HEAD.size
-    origin = frame[start:start + origin_length]
-    target = frame[start + origin_length:start + origin_length + target_length]
-    request = frame[start + origin_length + target_length:]
-    return OutOfCreditEvent(sequence, occurred_at, attempt_id.hex(), code, WHERE_NAMES[where],
+    offset = _HEAD.size
+    origin = frame[offset:offset + origin_length]
+    offset += origin_length
+    target = frame[offset:offset + target_length]
+    offset += target_length
+    answer = frame[offset:offset + answer_length]
+    request = frame[offset + answer_length:]
+    if len(answer) != answer_length:
+        raise FrameError("frame shorter than its answer")
+    return OutOfCreditEvent(sequence, occurred_at, attempt_id.hex(),
                             origin.decode("utf-8", "replace"),
-                            target.decode("utf-8", "replace"), request)
+                            target.decode("utf-8", "replace"), answer, request)
 
 
 def encode_ack(sequence: int) -> bytes:

@@ -1,5 +1,6 @@
-"""The relay's observer: classify each Credit-Control answer (microseconds, pre-filtered)
-and hand the out-of-credit ones, with their request, to the side-work process."""
+"""The relay's observer: a C-speed substring test on each Credit-Control answer; the few
+that may be out of credit go, with their request, to the side-work process, which
+classifies them exactly."""
 
 from __future__ import annotations
 
@@ -21,8 +22,7 @@ class EventSink(Protocol):
 
 @dataclass
 class TapCounters:
-    answers_seen: int = 0
-    out_of_credit: int = 0
+    candidates: int = 0  # answers handed over: they hold a configured code's bytes
 
 
 class OutOfCreditTap:
@@ -31,28 +31,24 @@ class OutOfCreditTap:
 
     def __init__(self, classifier: OutOfCreditClassifier, sink: EventSink,
                  now: Callable[[], float]) -> None:
-        self._classify = classifier.out_of_credit
+        self._may_be = classifier.may_be_out_of_credit
         self._sink = sink
         self._now = now
         self._names: dict[str, bytes] = {}
         # Attempt ids: 8 random bytes for this run + a counter; unique without a syscall.
         self._run = os.urandom(8)
-        self._count = 0
         self.counters = TapCounters()
 
     def answer_relayed(self, request: bytes, answer: bytes, origin: Peer,
                        target: Peer) -> None:
-        self.counters.answers_seen += 1
-        verdict = self._classify(answer)
-        if verdict is None:
+        if not self._may_be(answer):
             return
-        self.counters.out_of_credit += 1
-        self._count += 1
+        self.counters.candidates += 1
+        count = self.counters.candidates
         sink = self._sink
         sink.send(encode_out_of_credit(
-            sink.next_sequence(), self._now(), self._run + self._count.to_bytes(8, "big"),
-            verdict.code, verdict.where, self._name(origin.name), self._name(target.name),
-            request))
+            sink.next_sequence(), self._now(), self._run + count.to_bytes(8, "big"),
+            self._name(origin.name), self._name(target.name), answer, request))
 
     def _name(self, name: str) -> bytes:
         encoded = self._names.get(name)

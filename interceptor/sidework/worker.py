@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 @dataclass
 class WorkerCounters:
     events: int = 0
-    not_voice_initial: int = 0
+    not_voice_initial: int = 0  # or not out of credit after all, or our own beep
     recorded: int = 0
     suppressed: int = 0
 
@@ -66,7 +66,9 @@ class SideWork(service.MultiService):
                                        self.storage.runner, reactor,
                                        max_age=config.sip.limits.max_age,
                                        batch=config.sip.limits.max_concurrent)
-        self.extractor = build_detection(recording.detection).extractor
+        detection = build_detection(recording.detection)
+        self.extractor = detection.extractor
+        self.classifier = detection.classifier
         self.attempts = AttemptFactory(recording.numbering,
                                        interceptor_host=config.relay.identity.origin_host,
                                        blacklist=self.storage.blacklist,
@@ -99,15 +101,16 @@ class SideWork(service.MultiService):
 
     def handle(self, event: OutOfCreditEvent) -> None:
         self.counters.events += 1
-        context = self.extractor.call_context(event.request)
-        if context is None or self._is_our_beep(event.request):
+        verdict = self.classifier.out_of_credit(event.answer)
+        context = None if verdict is None else self.extractor.call_context(event.request)
+        if verdict is None or context is None or self._is_our_beep(event.request):
             # data, update/terminate, another context, terminating leg, or our own beep
             self.counters.not_voice_initial += 1
             self._handed.append((event.sequence, None))
             return
         attempt = self.attempts.build(context, attempt_id=event.attempt_id,
                                       occurred_at=event.occurred_at,
-                                      result_code=event.result_code, where=event.where,
+                                      result_code=verdict.code, where=verdict.where,
                                       client_peer=event.origin, ocs_peer=event.target)
         if attempt.status == "suppressed":
             self.counters.suppressed += 1
