@@ -51,6 +51,10 @@ class OutOfCreditClassifier:
         self._needles = tuple(code.to_bytes(4, "big") for code in sorted(
             {*self._codes, *(code for _, code in self._experimental)}))
 
+    @property
+    def needles(self) -> tuple[bytes, ...]:
+        return self._needles
+
     def may_be_out_of_credit(self, message: bytes) -> bool:
         """Cheap and never wrong in the "no" direction: does any configured code's 4-byte
         value occur anywhere in the answer? (The relay asks only this.)"""

@@ -33,6 +33,7 @@ _LENGTH = struct.Struct("!I")
 @dataclass(frozen=True)
 class ChannelSettings:
     window_bytes: int = 64 << 20
+    flush_delay: float = 0.005
     restart_initial: float = 0.5
     restart_max: float = 30.0
     stop_timeout: float = 30.0
@@ -211,7 +212,9 @@ class WorkerChannel:
         if self._ready:
             self._outgoing.append(frame)
             if self._flush_call is None:
-                self._flush_call = self.reactor.callLater(0, self._flush)
+                # A few milliseconds of batching save the relay a write per event.
+                self._flush_call = self.reactor.callLater(self.settings.flush_delay,
+                                                          self._flush)
 
     def _flush(self) -> None:
         self._flush_call = None

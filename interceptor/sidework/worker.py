@@ -165,15 +165,27 @@ def ims_charging_identifier(request: bytes) -> bytes | None:
 class EventStream(Protocol):
     """stdin: frames in; stdout: cumulative acknowledgements out."""
 
-    def __init__(self, work: SideWork, finished: defer.Deferred[None]) -> None:
+    ACK_DELAY = 0.02  # acks are coalesced: every ack costs the relay a wake-up
+
+    def __init__(self, work: SideWork, finished: defer.Deferred[None], clock: Any) -> None:
         self.work = work
         self.reader = FrameReader()
         self.finished = finished
+        self.clock = clock
+        self._ack: int | None = None
+        self._ack_call: Any = None
         work.acknowledge = self._acknowledge
 
     def _acknowledge(self, sequence: int) -> None:
-        if self.transport is not None:
-            self._transport.write(encode_ack(sequence))
+        self._ack = sequence
+        if self._ack_call is None:
+            self._ack_call = self.clock.callLater(self.ACK_DELAY, self._send_ack)
+
+    def _send_ack(self) -> None:
+        self._ack_call = None
+        if self._ack is not None and self.transport is not None:
+            self._transport.write(encode_ack(self._ack))
+            self._ack = None
 
     @property
     def _transport(self) -> Any:
@@ -215,7 +227,7 @@ def run(config: InterceptorConfig, reactor: Any) -> int:
             reactor.stop()
             return
         work.ready.addCallback(
-            lambda _: stdio.StandardIO(EventStream(work, finished), reactor=reactor))
+            lambda _: stdio.StandardIO(EventStream(work, finished, reactor), reactor=reactor))
 
     @defer.inlineCallbacks
     def finish(_: object) -> Any:
