@@ -233,7 +233,7 @@ class InterceptorBeeps(InterceptorRecording):
                 "SELECT coalesce(beep_outcome, status), count(*) FROM attempts "
                 "GROUP BY 1").fetchall())
             rings = sorted(value for (value,) in connection.execute(
-                "SELECT ring_time_ms FROM attempts WHERE ring_time_ms IS NOT NULL"))
+                "SELECT ring_time_ms FROM attempts WHERE beep_outcome = 'rang'"))
         text = ", ".join(f"{name} {count}" for name, count in sorted(outcomes.items()))
         if rings:
             def at(fraction: float) -> int:
