@@ -32,9 +32,9 @@ class OutOfCreditTap:
     def __init__(self, classifier: OutOfCreditClassifier, sink: EventSink,
                  now: Callable[[], float]) -> None:
         self._may_be = classifier.may_be_out_of_credit
-        # With one configured code (the usual 4012) the test is a single `in`.
+        # With one configured code (the usual 4012) the agent itself makes the test.
         needles = classifier.needles
-        self._needle = needles[0] if len(needles) == 1 else None
+        self.answer_filter = needles[0] if len(needles) == 1 else None
         self._sink = sink
         self._now = now
         self._names: dict[str, bytes] = {}
@@ -44,11 +44,7 @@ class OutOfCreditTap:
 
     def answer_relayed(self, request: bytes, answer: bytes, origin: Peer,
                        target: Peer) -> None:
-        needle = self._needle
-        if needle is not None:
-            if needle not in answer:
-                return
-        elif not self._may_be(answer):
+        if self.answer_filter is None and not self._may_be(answer):
             return
         self.counters.candidates += 1
         count = self.counters.candidates
