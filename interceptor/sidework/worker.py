@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -246,6 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config-json", required=True, type=Path)
     parser.add_argument("--base-dir", type=Path, default=None)
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--nice", type=int, default=5)
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s [side-work] %(name)s: %(message)s",
@@ -261,6 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the recorder's flush short.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Where the side work shares a core with the relay, the relay goes first.
+    with contextlib.suppress(OSError):
+        os.nice(args.nice)
     from twisted.internet import reactor
 
     return run(config, reactor)
