@@ -9,6 +9,7 @@ events go to an append-only spill file and are replayed when the worker is back.
 from __future__ import annotations
 
 import collections
+import fcntl
 import json
 import logging
 import os
@@ -33,7 +34,7 @@ _LENGTH = struct.Struct("!I")
 @dataclass(frozen=True)
 class ChannelSettings:
     window_bytes: int = 64 << 20
-    flush_delay: float = 0.005
+    flush_delay: float = 0.02
     restart_initial: float = 0.5
     restart_max: float = 30.0
     stop_timeout: float = 30.0
@@ -59,6 +60,18 @@ def _keep_off_relay_cores(pid: int) -> None:
             logger.info("side work on cpus %s, relay on %s", sorted(others), sorted(relay))
     except (AttributeError, OSError) as error:
         logger.warning("cannot set the side work's cpu affinity: %s", error)
+
+
+_F_SETPIPE_SZ = 1031  # Linux fcntl
+
+
+def _widen_pipe(transport: Any, size: int = 1 << 20) -> None:
+    """A 1 MiB pipe to the worker: fewer partial writes and wake-ups at high rates."""
+    try:
+        writer = transport.pipes[0]
+        fcntl.fcntl(writer.fileno(), _F_SETPIPE_SZ, size)
+    except (AttributeError, KeyError, OSError) as error:
+        logger.debug("pipe to the side work keeps its default size: %s", error)
 
 
 class _WorkerProtocol(ProcessProtocol):
@@ -138,6 +151,7 @@ class WorkerChannel:
         transport: Any = worker.transport
         logger.info("side-work process started (pid %s)", transport.pid)
         _keep_off_relay_cores(int(transport.pid))
+        _widen_pipe(transport)
         # Whatever it did not acknowledge before, it gets again (idempotent by attempt id).
         resend = b"".join(self._unacked)
         if resend:

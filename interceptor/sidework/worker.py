@@ -167,7 +167,7 @@ def ims_charging_identifier(request: bytes) -> bytes | None:
 class EventStream(Protocol):
     """stdin: frames in; stdout: cumulative acknowledgements out."""
 
-    ACK_DELAY = 0.02  # acks are coalesced: every ack costs the relay a wake-up
+    ACK_DELAY = 0.1  # acks are coalesced: every ack costs the relay a wake-up
 
     def __init__(self, work: SideWork, finished: defer.Deferred[None], clock: Any) -> None:
         self.work = work
