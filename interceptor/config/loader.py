@@ -6,10 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from interceptor.config.errors import ConfigError
-from interceptor.config.reader import Section
+from interceptor.config.reader import Section, read_yaml_file
 from interceptor.config.relay import RelayConfig, parse_relay
 from interceptor.detection.config import DetectionConfig, parse_detection
 from interceptor.numbers import NumberingConfig, parse_numbering
@@ -62,14 +60,4 @@ def parse_config(raw: Any, source: str = "<memory>",
 def load_config(path: str | Path) -> InterceptorConfig:
     """Read and validate a YAML file; every problem is a ConfigError."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
-    return parse_config(raw, str(path), base_dir=path.parent)
+    return parse_config(read_yaml_file(path), str(path), base_dir=path.parent)

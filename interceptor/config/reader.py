@@ -9,12 +9,30 @@ from __future__ import annotations
 import builtins
 import ipaddress
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
+
+import yaml
 
 from interceptor.config.errors import ConfigError, PathElement
 
 T = TypeVar("T")
 _MISSING: Any = object()
+
+
+def read_yaml_file(path: str | Path) -> Any:
+    """A YAML file's content; an unreadable file or bad YAML is a ConfigError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
 
 
 class Section:

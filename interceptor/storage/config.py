@@ -30,10 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from interceptor.config.errors import ConfigError
-from interceptor.config.reader import Section
+from interceptor.config.reader import Section, read_yaml_file
 
 DATABASE_URL_ENV = "BEEPCALL_DATABASE_URL"
 DEFAULT_DATABASE_URL = "sqlite:///beepcall.db"
@@ -133,13 +131,5 @@ def load_database_config(path: str | Path) -> DatabaseConfig:
 
     Used by the admin CLI and the alembic environment, which need nothing else.
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise ConfigError(f"{path}: not valid YAML") from None
+    raw = read_yaml_file(path)
     return parse_database(Section(raw).section("database"))
