@@ -59,6 +59,13 @@ def result_row(outcome: BeepOutcome) -> BeepResult:
         ring_time_ms=None if outcome.ring_time is None else round(outcome.ring_time * 1000))
 
 
+def released_row(attempt_id: str) -> BeepResult:
+    return BeepResult(attempt_id=attempt_id, status=AttemptStatus.RECORDED.value,
+                      outcome=None, reason=None, sip_code=None, call_id=None,
+                      presented_as=None, started_at=None, first_provisional_at=None,
+                      rang_at=None, cancel_sent_at=None, ended_at=None, ring_time_ms=None)
+
+
 class BeepScheduler(service.Service):
     """Claims due attempts (at most what the emitter can take) and records outcomes."""
 
@@ -148,7 +155,12 @@ class BeepScheduler(service.Service):
     def _finished(self, outcome: BeepOutcome) -> None:
         by_outcome = self.counters.by_outcome
         by_outcome[outcome.kind.value] = by_outcome.get(outcome.kind.value, 0) + 1
-        self._unsaved.append(result_row(outcome))
+        if not self.running and outcome.times.invite_sent is None:
+            # Claimed, but we are stopping and no INVITE left: give it back, so the next
+            # start beeps it (unless it has expired by then).
+            self._unsaved.append(released_row(outcome.attempt_id))
+        else:
+            self._unsaved.append(result_row(outcome))
         if not self._saving:
             self.clock.callLater(0.05, self._save)
 

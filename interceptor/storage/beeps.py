@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import ColumnElement, Engine, and_, select, update
 
 from interceptor.storage.models import Attempt
 from interceptor.storage.types import utcnow
@@ -33,8 +33,8 @@ class BeepResult:
     """What a beep did, for its attempt's row."""
 
     attempt_id: str
-    status: str  # beeped | failed
-    outcome: str
+    status: str  # beeped | failed | recorded (claim released unbeeped)
+    outcome: str | None
     reason: str | None
     sip_code: int | None
     call_id: str | None
@@ -47,7 +47,7 @@ class BeepResult:
     ring_time_ms: int | None
 
 
-def _beepable(cutoff: datetime):  # type: ignore[no-untyped-def]
+def _beepable(cutoff: datetime) -> ColumnElement[bool]:
     return and_(Attempt.status == AttemptStatus.RECORDED.value,
                 Attempt.occurred_at >= cutoff,
                 Attempt.caller_e164.is_not(None),

@@ -1,0 +1,54 @@
+"""Beep outcomes become row updates; a claim that never became an INVITE because the
+process was stopping is given back (status ``recorded``) for the next start."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.task import Clock
+
+from interceptor.sidework.beeps import BeepScheduler
+from interceptor.sip.outcome import BeepOutcome, BeepRequest, CallTimes, OutcomeKind, not_started
+
+
+class IdleEmitter:
+    queued = 0
+
+
+def _scheduler() -> BeepScheduler:
+    return BeepScheduler(IdleEmitter(), engine=None, runner=None, clock=Clock(),  # type: ignore[arg-type]
+                         max_age=60)
+
+
+def _request(attempt_id: str) -> BeepRequest:
+    return BeepRequest(attempt_id, "84912000001", "84987000002", "off_net", 0.0)
+
+
+def test_refused_while_stopping_is_released_for_the_next_start() -> None:
+    scheduler = _scheduler()
+    scheduler.running = False
+    scheduler._finished(not_started(_request("a"), OutcomeKind.REFUSED, "emitter stopping"))
+    [row] = scheduler._unsaved
+    assert (row.attempt_id, row.status, row.outcome) == ("a", "recorded", None)
+
+
+def test_outcomes_map_to_beeped_or_failed_with_their_facts() -> None:
+    scheduler = _scheduler()
+    scheduler.running = True
+    rang = BeepOutcome("r", OutcomeKind.RANG, "487 Request Terminated", 487, "+84912000001",
+                       "+84987000002", "off_net", "call-1", 1,
+                       CallTimes(10.0, 10.1, 10.2, 10.6, 10.7), 0.4)
+    busy = BeepOutcome("b", OutcomeKind.BUSY, "486 Busy Here", 486, "+84912000001",
+                       "+84987000002", "off_net", "call-2", 1,
+                       CallTimes(10.0, 10.1, None, None, 10.2), None)
+    refused: Any = not_started(_request("q"), OutcomeKind.REFUSED, "queue full")
+    for outcome in (rang, busy, refused):
+        scheduler._finished(outcome)
+    rows = {row.attempt_id: row for row in scheduler._unsaved}
+    assert (rows["r"].status, rows["r"].outcome, rows["r"].ring_time_ms,
+            rows["r"].sip_code) == ("beeped", "rang", 400, 487)
+    assert rows["r"].rang_at is not None and rows["r"].cancel_sent_at is not None
+    assert (rows["b"].status, rows["b"].outcome, rows["b"].reason) == \
+        ("failed", "busy", "486 Busy Here")
+    assert (rows["q"].status, rows["q"].outcome) == ("failed", "refused")
+    assert scheduler.counters.by_outcome == {"rang": 1, "busy": 1, "refused": 1}
