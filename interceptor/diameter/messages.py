@@ -100,8 +100,8 @@ class MessageFactory:
         avps.append(Avp.new(c.AVP_PRODUCT_NAME, value=identity.product_name))
         avps.extend(Avp.new(c.AVP_AUTH_APPLICATION_ID, value=application_id)
                     for application_id in identity.auth_application_ids)
-        if identity.advertise_relay:
-            avps.append(Avp.new(c.AVP_ACCT_APPLICATION_ID, value=APPLICATION_RELAY))
+        if identity.advertise_relay:  # RFC 6733 §2.4: the Relay Application Id
+            avps.append(Avp.new(c.AVP_AUTH_APPLICATION_ID, value=APPLICATION_RELAY))
         avps.append(Avp.new(c.AVP_FIRMWARE_REVISION, value=identity.firmware_revision))
         return avps
 

@@ -402,3 +402,13 @@ def test_unknown_vendor_avp_nested_in_grouped_travels_unchanged() -> None:
     client.feed(request)
     [relayed] = ocs.sent()
     assert relayed[20:len(request)] == request[20:]
+
+
+def test_cea_advertises_the_relay_application_when_configured() -> None:
+    agent, _ = make_agent(extra={"agent": {"origin_host": "interceptor.test",
+                                           "origin_realm": "test", "advertise_relay": True}})
+    wire = Wire(agent, "127.0.0.1")
+    wire.feed(peer_factory(CLIENT).cer())
+    [cea] = wire.sent()
+    assert messages.parse_capabilities(cea).auth_application_ids == \
+        frozenset({4, 0xFFFFFFFF})
