@@ -13,30 +13,27 @@ import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
-from twisted.application import service
-from twisted.internet.defer import Deferred
 
 from interceptor.reactor_types import Clock
 from interceptor.storage.blacklist import BlacklistKey, load_active
-from interceptor.storage.reloader import Reloader
+from interceptor.storage.reloader import ReloadingCache
 from interceptor.storage.runner import Runner
 from interceptor.storage.vocabulary import BlacklistScope
 
 logger = logging.getLogger(__name__)
 
 
-class BlacklistCache(service.Service):
+class BlacklistCache(ReloadingCache[dict[BlacklistKey, datetime | None]]):
     """``is_blocked(scope, e164)`` for the policy, kept fresh from the database."""
 
     name = "blacklist-cache"
 
     def __init__(self, engine: Engine, runner: Runner, clock: Clock, refresh: float = 2.0,
                  database_label: str = "database") -> None:
+        super().__init__(runner, clock, refresh, f"the blacklist from {database_label}")
         self._engine = engine
         self._clock = clock
         self._entries: dict[BlacklistKey, float | None] = {}
-        self._reloader = Reloader(runner, clock, refresh, self._load, self._apply,
-                                  f"the blacklist from {database_label}")
         self.loaded_at: float | None = None  # clock time of the last successful load
 
     # -- lookups (reactor, O(1)) --------------------------------------------------------
@@ -58,31 +55,6 @@ class BlacklistCache(service.Service):
 
     def __len__(self) -> int:
         return len(self._entries)
-
-    @property
-    def reloads(self) -> int:
-        return self._reloader.reloads
-
-    @property
-    def failures(self) -> int:
-        return self._reloader.failures
-
-    # -- life cycle ---------------------------------------------------------------------
-
-    def startService(self) -> Deferred[None]:
-        """Start refreshing; fires after the first load attempt (even a failed one)."""
-        service.Service.startService(self)
-        return self._reloader.start()
-
-    def stopService(self) -> Deferred[None]:
-        """Stop refreshing; fires once a load in flight has ended."""
-        service.Service.stopService(self)
-        return self._reloader.stop()
-
-    def reload(self) -> Deferred[None]:
-        """Refresh now (no-op if a load is already in flight); fires when it ends."""
-        self._reloader.reload_now()
-        return self._reloader.when_idle()
 
     def _load(self) -> dict[BlacklistKey, datetime | None]:
         # Runs on the thread pool; "now" comes from the reactor clock, like lookups.

@@ -12,12 +12,10 @@ import logging
 from typing import Literal
 
 from sqlalchemy import Engine
-from twisted.application import service
-from twisted.internet.defer import Deferred
 
 from interceptor.reactor_types import Clock
 from interceptor.storage.portability import Fingerprint, load_statuses_if_changed
-from interceptor.storage.reloader import Reloader
+from interceptor.storage.reloader import ReloadingCache
 from interceptor.storage.runner import Runner
 
 logger = logging.getLogger(__name__)
@@ -25,16 +23,15 @@ logger = logging.getLogger(__name__)
 Status = Literal["ported_in", "ported_out"]
 
 
-class PortabilityCache(service.Service):
+class PortabilityCache(ReloadingCache[tuple[Fingerprint, dict[str, str] | None]]):
     name = "portability-cache"
 
     def __init__(self, engine: Engine, runner: Runner, clock: Clock, refresh: float = 30.0,
                  database_label: str = "database") -> None:
+        super().__init__(runner, clock, refresh, f"number portability from {database_label}")
         self._engine = engine
         self._statuses: dict[str, Status] = {}
         self._fingerprint: Fingerprint | None = None
-        self._reloader = Reloader(runner, clock, refresh, self._load, self._apply,
-                                  f"number portability from {database_label}")
 
     def status(self, e164: str) -> Status | None:
         """"ported_in" (now ours), "ported_out" (now another operator's) or None."""
@@ -42,23 +39,6 @@ class PortabilityCache(service.Service):
 
     def __len__(self) -> int:
         return len(self._statuses)
-
-    @property
-    def reloads(self) -> int:
-        return self._reloader.reloads
-
-    def startService(self) -> Deferred[None]:
-        """Start refreshing; fires after the first load attempt (even a failed one)."""
-        service.Service.startService(self)
-        return self._reloader.start()
-
-    def stopService(self) -> Deferred[None]:
-        service.Service.stopService(self)
-        return self._reloader.stop()
-
-    def reload(self) -> Deferred[None]:
-        self._reloader.reload_now()
-        return self._reloader.when_idle()
 
     def _load(self) -> tuple[Fingerprint, dict[str, str] | None]:
         return load_statuses_if_changed(self._engine, self._fingerprint)

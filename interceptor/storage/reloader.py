@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from twisted.application import service
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
@@ -96,3 +97,43 @@ class Reloader(Generic[T]):
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             waiter.callback(None)
+
+
+class ReloadingCache(service.Service, Generic[T]):
+    """A service whose in-memory view is reloaded from SQL every ``refresh`` seconds.
+
+    Subclasses implement ``_load`` (database thread) and ``_apply`` (reactor).
+    """
+
+    def __init__(self, runner: Runner, clock: Clock, refresh: float, what: str) -> None:
+        self._reloader: Reloader[T] = Reloader(runner, clock, refresh, self._load,
+                                               self._apply, what)
+
+    def _load(self) -> T:
+        raise NotImplementedError
+
+    def _apply(self, loaded: T) -> None:
+        raise NotImplementedError
+
+    @property
+    def reloads(self) -> int:
+        return self._reloader.reloads
+
+    @property
+    def failures(self) -> int:
+        return self._reloader.failures
+
+    def startService(self) -> Deferred[None]:
+        """Start refreshing; fires after the first load attempt (even a failed one)."""
+        service.Service.startService(self)
+        return self._reloader.start()
+
+    def stopService(self) -> Deferred[None]:
+        """Stop refreshing; fires once a load in flight has ended."""
+        service.Service.stopService(self)
+        return self._reloader.stop()
+
+    def reload(self) -> Deferred[None]:
+        """Refresh now (no-op if a load is already in flight); fires when it ends."""
+        self._reloader.reload_now()
+        return self._reloader.when_idle()
