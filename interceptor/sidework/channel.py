@@ -123,7 +123,10 @@ class WorkerChannel:
 
     def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(json.dumps(self._config_raw))
+        # Owner-only: the configuration may name the database.
+        descriptor = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(self._config_raw, handle)
         if self.spill_path.exists() and self.spill_path.stat().st_size:
             self._spilling = True
             logger.warning("side work: %d bytes of events from an earlier run to replay",
