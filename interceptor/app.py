@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from typing import Any
 
@@ -13,6 +12,7 @@ from interceptor.config.loader import InterceptorConfig
 from interceptor.detection.answer import OutOfCreditClassifier
 from interceptor.diameter.service import DiameterAgentService
 from interceptor.reactor_types import Reactor
+from interceptor.runtime import freeze_startup_heap
 from interceptor.sidework.service import SideWorkService
 from interceptor.sidework.tap import OutOfCreditTap
 
@@ -39,19 +39,6 @@ class Interceptor(service.MultiService):
         self.agent_service.setServiceParent(self)
 
 
-def _freeze_startup_heap() -> None:
-    """Keep the garbage collector's full passes short: the modules, config and services
-    built at startup (hundreds of thousands of objects with Twisted and SQLAlchemy) move
-    to the permanent generation, so a full collection scans only what came after.
-    Without this, full collections stall the reactor for milliseconds at a time."""
-    gc.collect()
-    gc.freeze()
-    # The relay path makes no reference cycles, only short-lived objects freed by
-    # reference counting; collecting every 700 allocations would only cost pauses.
-    gc.set_threshold(50_000, 20, 20)
-    logger.debug("froze %d startup objects out of the collector's way", gc.get_freeze_count())
-
-
 def run_forever(config: InterceptorConfig, log_level: str = "info") -> int:
     """Run until SIGINT/SIGTERM; returns the process exit status."""
     from twisted.internet import reactor as global_reactor
@@ -63,7 +50,7 @@ def run_forever(config: InterceptorConfig, log_level: str = "info") -> int:
     def start() -> None:
         try:
             root.startService()
-            _freeze_startup_heap()
+            freeze_startup_heap()
         except CannotListenError as error:
             logger.error("cannot listen on %s:%s: %s", error.interface, error.port,
                          error.socketError)

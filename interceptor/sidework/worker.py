@@ -36,6 +36,7 @@ from interceptor.detection import build_detection
 from interceptor.detection.attempts import AttemptFactory
 from interceptor.diameter import codec
 from interceptor.reactor_types import Reactor
+from interceptor.runtime import freeze_startup_heap
 from interceptor.sidework.beeps import BeepScheduler
 from interceptor.sidework.events import FrameError, FrameReader, OutOfCreditEvent, encode_ack
 from interceptor.sip import BeepEmitter, is_beep_charging_id
@@ -228,8 +229,11 @@ def run(config: InterceptorConfig, reactor: Any) -> int:
             status["code"] = 2
             reactor.stop()
             return
-        work.ready.addCallback(
-            lambda _: stdio.StandardIO(EventStream(work, finished, reactor), reactor=reactor))
+        def serve(_: object) -> None:
+            freeze_startup_heap()  # collector pauses would stretch the beeps' ring time
+            stdio.StandardIO(EventStream(work, finished, reactor), reactor=reactor)
+
+        work.ready.addCallback(serve)
 
     @defer.inlineCallbacks
     def finish(_: object) -> Any:
