@@ -1,8 +1,8 @@
-"""Fixtures of the SIP tests: SIPp processes and packet captures, cleaned up reliably."""
+"""Fixtures of the SIP tests: SIPp processes (captures: the shared
+``packet_capture_factory``), cleaned up reliably."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,13 +10,12 @@ from typing import Any
 
 import pytest
 
-from tests.integration.capture import PacketCapture, require_tool
+from tests.integration.capture import CaptureFactory, packet_capture_factory  # noqa: F401
 from tests.sip.sipp import SippUas, require_sipp
 
 logger = logging.getLogger(__name__)
 
 SippFactory = Callable[..., SippUas]
-CaptureFactory = Callable[..., PacketCapture]
 
 
 @pytest.fixture
@@ -36,22 +35,3 @@ def sipp_factory(tmp_path: Path) -> Iterator[SippFactory]:
         for uas in started:
             uas.stop()
             logger.info("sipp logs in %s", tmp_path)
-
-
-@pytest.fixture
-def capture_factory(tmp_path: Path) -> Iterator[CaptureFactory]:
-    """``capture_factory(sip_udp_ports=[port])`` -> a started PacketCapture on lo."""
-    require_tool("tshark")
-    captures: list[PacketCapture] = []
-
-    def start(**kwargs: Any) -> PacketCapture:
-        capture = PacketCapture(tmp_path / "capture", name=f"sip-{len(captures)}", **kwargs)
-        captures.append(capture)
-        return capture.start()
-
-    try:
-        yield start
-    finally:
-        for capture in captures:
-            with contextlib.suppress(Exception):
-                capture.close()

@@ -76,11 +76,11 @@ def by_call(messages: list[TracedMessage]) -> dict[str, list[TracedMessage]]:
 
 
 @pytest_twisted.inlineCallbacks
-def test_ring_then_cancel(sipp_factory: SippFactory, capture_factory: CaptureFactory) -> Any:
+def test_ring_then_cancel(sipp_factory: SippFactory, packet_capture_factory: CaptureFactory) -> Any:
     """180 -> CANCEL 300..500 ms later as SIPp measures it; 200/487/ACK complete the call."""
     calls = 5
     uas = sipp_factory("ring_cancel.xml", calls=calls)
-    capture = capture_factory(sip_udp_ports=[uas.port])
+    capture = packet_capture_factory(sip_udp_ports=[uas.port])
     outcomes: list[BeepOutcome] = yield beep(make_emitter(uas.port), calls)
     assert (yield uas.wait()) == EXIT_ALL_OK, uas.screen()
 
@@ -112,10 +112,10 @@ def test_ring_then_cancel(sipp_factory: SippFactory, capture_factory: CaptureFac
     ("unavailable.xml", 480, OutcomeKind.UNAVAILABLE),
 ])
 @pytest_twisted.inlineCallbacks
-def test_final_response_is_acked(sipp_factory: SippFactory, capture_factory: CaptureFactory,
+def test_final_response_is_acked(sipp_factory: SippFactory, packet_capture_factory: CaptureFactory,
                                  scenario: str, status: int, kind: OutcomeKind) -> Any:
     uas = sipp_factory(scenario)
-    capture = capture_factory(sip_udp_ports=[uas.port])
+    capture = packet_capture_factory(sip_udp_ports=[uas.port])
     [outcome] = yield beep(make_emitter(uas.port))
     assert (yield uas.wait()) == EXIT_ALL_OK, uas.screen()  # the scenario ends with the ACK
     assert outcome.kind is kind and outcome.final_code == status
@@ -131,9 +131,9 @@ def test_final_response_is_acked(sipp_factory: SippFactory, capture_factory: Cap
 
 @pytest_twisted.inlineCallbacks
 def test_answered_at_once_is_acked_and_byed(sipp_factory: SippFactory,
-                                           capture_factory: CaptureFactory) -> Any:
+                                           packet_capture_factory: CaptureFactory) -> Any:
     uas = sipp_factory("answer.xml")
-    capture = capture_factory(sip_udp_ports=[uas.port])
+    capture = packet_capture_factory(sip_udp_ports=[uas.port])
     [outcome] = yield beep(make_emitter(uas.port))
     assert (yield uas.wait()) == EXIT_ALL_OK, uas.screen()  # ACK and BYE arrived
     assert outcome.kind is OutcomeKind.ANSWERED and outcome.final_code == 200
@@ -151,9 +151,9 @@ def test_answered_at_once_is_acked_and_byed(sipp_factory: SippFactory,
 
 @pytest_twisted.inlineCallbacks
 def test_no_answer_at_all_ends_on_timer_b(sipp_factory: SippFactory,
-                                         capture_factory: CaptureFactory) -> Any:
+                                         packet_capture_factory: CaptureFactory) -> Any:
     uas = sipp_factory("silent.xml", pause_ms=6000)
-    capture = capture_factory(sip_udp_ports=[uas.port])
+    capture = packet_capture_factory(sip_udp_ports=[uas.port])
     [outcome] = yield beep(make_emitter(uas.port, timers={"timer_b_ms": 2000}))
     assert outcome.kind is OutcomeKind.NO_RESPONSE and outcome.final_code is None
     assert outcome.times.final is not None and outcome.times.invite_sent is not None
@@ -168,9 +168,9 @@ def test_no_answer_at_all_ends_on_timer_b(sipp_factory: SippFactory,
 
 @pytest_twisted.inlineCallbacks
 def test_trying_only_is_cancelled_after_ring_wait(sipp_factory: SippFactory,
-                                                 capture_factory: CaptureFactory) -> Any:
+                                                 packet_capture_factory: CaptureFactory) -> Any:
     uas = sipp_factory("trying_only.xml")
-    capture = capture_factory(sip_udp_ports=[uas.port])
+    capture = packet_capture_factory(sip_udp_ports=[uas.port])
     [outcome] = yield beep(make_emitter(uas.port, ring_wait_ms=1000))
     assert (yield uas.wait()) == EXIT_ALL_OK, uas.screen()
     assert outcome.kind is OutcomeKind.NO_RING and outcome.final_code == 487
@@ -181,11 +181,11 @@ def test_trying_only_is_cancelled_after_ring_wait(sipp_factory: SippFactory,
 
 @pytest_twisted.inlineCallbacks
 def test_unanswered_first_invite_is_retransmitted(sipp_factory: SippFactory,
-                                                 capture_factory: CaptureFactory) -> Any:
+                                                 packet_capture_factory: CaptureFactory) -> Any:
     """SIPp sits on the first INVITE for 800 ms (as if it were lost): the retransmission
     arrives ~500 ms after it, and the call then completes as usual."""
     uas = sipp_factory("ring_cancel.xml", pause_ms=800)
-    capture = capture_factory(sip_udp_ports=[uas.port])
+    capture = packet_capture_factory(sip_udp_ports=[uas.port])
     [outcome] = yield beep(make_emitter(uas.port))
     assert (yield uas.wait()) == EXIT_ALL_OK, uas.screen()
     assert outcome.kind is OutcomeKind.RANG
@@ -203,10 +203,10 @@ def test_unanswered_first_invite_is_retransmitted(sipp_factory: SippFactory,
 
 @pytest_twisted.inlineCallbacks
 def test_ring_then_cancel_over_tcp(sipp_factory: SippFactory,
-                                   capture_factory: CaptureFactory) -> Any:
+                                   packet_capture_factory: CaptureFactory) -> Any:
     calls = 3
     uas = sipp_factory("ring_cancel.xml", calls=calls, transport="t1")
-    capture = capture_factory(sip_tcp_ports=[uas.port])
+    capture = packet_capture_factory(sip_tcp_ports=[uas.port])
     outcomes = yield beep(make_emitter(uas.port, transport="tcp"), calls)
     assert (yield uas.wait()) == EXIT_ALL_OK, uas.screen()
     assert [o.kind for o in outcomes] == [OutcomeKind.RANG] * calls
