@@ -32,7 +32,7 @@ from interceptor.storage.blacklist import BlacklistItem
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt
-from tests.relay.harness import CLIENT_HOST, RecordingOcs, agent_config, connect_client, wait_until
+from tests.relay.harness import CLIENT_HOST, RecordingOcs, agent_config, client_through, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -96,9 +96,7 @@ def test_only_out_of_credit_voice_attempts_are_recorded(database_url: str,
     interceptor = Interceptor(parse_config(raw), reactor, seed=1)
     interceptor.startService()
     try:
-        agent = interceptor.agent_service.agent
-        yield wait_until(lambda: agent.peers["ocs1.test"].usable)
-        client = yield connect_client(interceptor.agent_service.listening_port)
+        client = yield client_through(interceptor)
         answers = yield defer.gatherResults([
             client.request(ccr(attempt, hop_by_hop=i + 1, end_to_end=i + 1))
             for i, attempt in enumerate(_attempts())])
@@ -151,9 +149,7 @@ def test_running_interceptor_honours_a_new_blacklist_entry(sqlite_url: str,
     interceptor = Interceptor(parse_config(raw), reactor, seed=1)
     interceptor.startService()
     try:
-        agent = interceptor.agent_service.agent
-        yield wait_until(lambda: agent.peers["ocs1.test"].usable)
-        client = yield connect_client(interceptor.agent_service.listening_port)
+        client = yield client_through(interceptor)
         first = CallAttempt("top-4012", CLIENT_HOST, "client.test", "ocs.test",
                             caller="84912000001", called_party_address="tel:+84987000002")
         yield client.request(ccr(first, hop_by_hop=1))

@@ -98,3 +98,13 @@ def connect_client(port: int, origin_host: str = CLIENT_HOST) -> Any:
     reactor.connectTCP("127.0.0.1", port, factory)
     peer = yield factory.peer.ready
     return peer
+
+
+@defer.inlineCallbacks
+def client_through(interceptor: Any) -> Any:
+    """Once the interceptor's OCS connections are up, a CTF connected to it."""
+    agent = interceptor.agent_service.agent
+    yield wait_until(lambda: all(peer.usable for peer in agent.peers.values()
+                                 if peer.config.role == "ocs"))
+    client = yield connect_client(interceptor.agent_service.listening_port)
+    return client

@@ -19,7 +19,7 @@ from interceptor.demo.traffic import CREDIT_LIMIT_REACHED, CallAttempt, cca, ccr
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt
-from tests.relay.harness import CLIENT_HOST, RecordingOcs, agent_config, connect_client, wait_until
+from tests.relay.harness import CLIENT_HOST, RecordingOcs, agent_config, client_through, wait_until
 from tests.sip.sipp import SippUas
 
 pytestmark = pytest.mark.integration
@@ -54,8 +54,7 @@ def test_out_of_credit_call_becomes_a_beep_that_rings_b(sqlite_url: str,
             return connection.execute(select(Attempt)).first()
 
     try:
-        yield wait_until(lambda: interceptor.agent_service.agent.peers["ocs1.test"].usable)
-        client = yield connect_client(interceptor.agent_service.listening_port)
+        client = yield client_through(interceptor)
         call = CallAttempt("beep;1", CLIENT_HOST, "client.test", "ocs.test", caller=A,
                            called_party_address=f"tel:+{B}")
         yield client.request(ccr(call, hop_by_hop=1))

@@ -20,7 +20,7 @@ from interceptor.diameter import codec
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt
-from tests.relay.harness import CLIENT_HOST, RecordingOcs, agent_config, connect_client, wait_until
+from tests.relay.harness import CLIENT_HOST, RecordingOcs, agent_config, client_through, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -42,9 +42,8 @@ def test_killed_worker_is_restarted_and_nothing_is_lost(sqlite_url: str,
     channel = side_work.channel
     answers: list[defer.Deferred[bytes]] = []
     try:
-        yield wait_until(lambda: interceptor.agent_service.agent.peers["ocs1.test"].usable)
+        client = yield client_through(interceptor)
         yield wait_until(lambda: channel._worker is not None, timeout=10)
-        client = yield connect_client(interceptor.agent_service.listening_port)
 
         def burst(first: int) -> None:
             for number in range(first, first + 100):
