@@ -152,7 +152,7 @@ def parse_sip(section: Section) -> SipConfig:
     routes = _routes(section.section("routes"))
     family = ipaddress.ip_address(local_address).version
     for route in routes:
-        if _is_ip(route.host) and ipaddress.ip_address(route.host).version != family:
+        if is_ip_address(route.host) and ipaddress.ip_address(route.host).version != family:
             raise ConfigError(f"is IPv{ipaddress.ip_address(route.host).version} but "
                               f"local_address is IPv{family}",
                               (*section.at("routes"), route.callee_class, "host"))
@@ -177,7 +177,7 @@ def parse_sip(section: Section) -> SipConfig:
     return config
 
 
-def _is_ip(text: str) -> bool:
+def is_ip_address(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
     except ValueError:
@@ -251,7 +251,7 @@ def _route(section: Section, callee_class: str) -> RouteConfig:
     if not _HOST.match(domain):
         raise ConfigError("must be a host name", section.at("domain"))
     host = section.str("host")
-    if not _HOST.match(host) and not _is_ip(host):
+    if not _HOST.match(host) and not is_ip_address(host):
         raise ConfigError("must be an IP address or a host name", section.at("host"))
     route = RouteConfig(
         callee_class=callee_class,

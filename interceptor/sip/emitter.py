@@ -8,7 +8,6 @@ class, may be retried when busy/unavailable (retry.py), and end as one outcome e
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import random
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from twisted.internet import defer
 from interceptor.reactor_types import DelayedCall, Reactor
 from interceptor.sip.builder import RequestBuilder, plus_e164
 from interceptor.sip.call import BeepCall, CallResult
-from interceptor.sip.config import RouteConfig, SipConfig, is_e164
+from interceptor.sip.config import RouteConfig, SipConfig, is_e164, is_ip_address
 from interceptor.sip.limits import Admission
 from interceptor.sip.message import IdSource, SipRequest, build_response
 from interceptor.sip.outcome import BeepOutcome, BeepRequest, OutcomeKind, not_started
@@ -91,7 +90,7 @@ class BeepEmitter(service.Service):
             if not route.enabled or route.endpoint in self.flows:
                 continue
             address = route.host
-            if not _is_ip(address):
+            if not is_ip_address(address):
                 address = yield self.reactor.resolve(route.host)
             self.flows[route.endpoint] = self._open_flow(route, address, self.layer)
         self._accepting = True
@@ -289,10 +288,3 @@ class BeepEmitter(service.Service):
     def queued(self) -> int:
         return self.admission.queued
 
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True

@@ -13,19 +13,12 @@ def _address_type(address: str) -> str:
 
 def build_offer(address: str, media_port: int, direction: str, session_id: int) -> bytes:
     """An audio offer (PCMU, PCMA) for networks that refuse INVITEs without SDP."""
-    kind = _address_type(address)
-    lines = [
-        "v=0",
-        f"o=- {session_id} {session_id} IN {kind} {address}",
-        "s=-",
-        f"c=IN {kind} {address}",
-        "t=0 0",
+    return _description(address, session_id, [
         f"m=audio {media_port} RTP/AVP 0 8",
         "a=rtpmap:0 PCMU/8000",
         "a=rtpmap:8 PCMA/8000",
         f"a={direction}",
-    ]
-    return ("\r\n".join(lines) + "\r\n").encode()
+    ])
 
 
 def rejecting_answer(offer: bytes, address: str, session_id: int) -> bytes | None:
@@ -40,6 +33,11 @@ def rejecting_answer(offer: bytes, address: str, session_id: int) -> bytes | Non
                 media.append(f"m={parts[0]} 0 {parts[2]} {parts[3]}")
     if not media:
         return None
+    return _description(address, session_id, media)
+
+
+def _description(address: str, session_id: int, media: list[str]) -> bytes:
+    """A session description: our origin and connection lines, then ``media``."""
     kind = _address_type(address)
     lines = [
         "v=0",
