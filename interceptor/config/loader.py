@@ -11,6 +11,7 @@ from interceptor.config.reader import Section, read_yaml_file
 from interceptor.config.relay import RelayConfig, parse_relay
 from interceptor.detection.config import DetectionConfig, parse_detection
 from interceptor.numbers import NumberingConfig, parse_numbering
+from interceptor.policy.config import PolicyConfig, parse_policy
 from interceptor.sip.config import SipConfig, parse_sip
 from interceptor.storage.config import DatabaseConfig, parse_database
 
@@ -29,6 +30,7 @@ class InterceptorConfig:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     recording: RecordingConfig | None = None
     sip: SipConfig | None = None  # beeps: None when the section is absent
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
     source: str = "<memory>"
     base_dir: Path | None = None
     raw: Any = field(default=None, compare=False, repr=False)  # for the side-work process
@@ -52,9 +54,11 @@ def parse_config(raw: Any, source: str = "<memory>",
     sip = parse_sip(root.section("sip")) if root.has("sip") else None
     if sip is not None and recording is None:
         raise ConfigError("beeps need detection enabled", ("sip",))
+    policy = parse_policy(root.section("policy"),
+                          sip_limits=None if sip is None else sip.limits)
     root.reject_unknown()
     return InterceptorConfig(relay=relay, database=database, recording=recording, sip=sip,
-                             source=source, base_dir=base_dir, raw=raw)
+                             policy=policy, source=source, base_dir=base_dir, raw=raw)
 
 
 def load_config(path: str | Path) -> InterceptorConfig:

@@ -68,6 +68,9 @@ def demo_config(ocs_port: int, database_url: str, spool_dir: str, sip_port: int,
         "sip": {"routes": {klass: {"host": "127.0.0.1", "port": sip_port,
                                    "domain": "ims.demo.beepcall"}
                            for klass in ("on_net", "off_net", "international")}},
+        # The operator's defaults, except quiet hours: the demo should ring at any hour.
+        "policy": {"timezone": "Asia/Ho_Chi_Minh",
+                   "thresholds": {"quiet_hours": {"window": "off"}}},
     }
 
 

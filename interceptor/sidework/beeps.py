@@ -1,11 +1,12 @@
-"""From recorded attempts to beeps: claim due attempts in SQL, hand them to the SIP
-emitter, write each outcome back to the attempt's row.
+"""From recorded attempts to beeps: the policy decides and claims due attempts in SQL,
+the allowed ones go to the SIP emitter, each outcome is written back to the attempt's
+row (with ``sms_status = queued`` when an SMS should follow).
 
-Every recorded attempt with a valid A and B is beeped (the policy issue will add the
-rules that refuse some). Claiming goes through the database, so the same mechanism
-covers new attempts (poked as soon as a batch is durable), attempts spooled while the
-database was down, and those left unbeeped when the process stopped (picked up at
-start, unless older than the age limit).
+Claiming goes through the database, so the same mechanism covers new attempts (poked as
+soon as a batch is durable), attempts spooled while the database was down, deferred ones
+(quiet hours) and those left unbeeped when the process stopped (picked up at start,
+unless older than the age limit). While the beep circuit breaker is open nothing is
+claimed: the attempts wait (and expire if the pause outlasts their age limit).
 """
 
 from __future__ import annotations
@@ -13,26 +14,34 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.application import service
 from twisted.internet import defer, task
 
+from interceptor.policy.breaker import CircuitBreaker
+from interceptor.policy.service import PolicyService
+from interceptor.policy.thresholds import Thresholds
 from interceptor.reactor_types import Clock, DelayedCall
 from interceptor.sip import BeepEmitter, BeepOutcome, BeepRequest, OutcomeKind
-from interceptor.storage.beeps import (
-    BeepResult,
-    ClaimedAttempt,
-    claim_due,
-    expire_stale,
-    save_results,
-)
-from interceptor.storage.runner import Runner
+from interceptor.sip.config import BeepLimits
+from interceptor.storage.beeps import BeepResult, save_results
+from interceptor.storage.policy import Decision, DecisionBatch
 from interceptor.storage.vocabulary import AttemptStatus
 
 logger = logging.getLogger(__name__)
 
 _SUCCESS = frozenset({OutcomeKind.RANG, OutcomeKind.ANSWERED})
+# What says the SIP network itself is failing (the breaker counts these); busy or
+# unavailable callees say it works.
+_NETWORK_FAILURES = frozenset({OutcomeKind.NETWORK_ERROR, OutcomeKind.NO_RESPONSE})
+_NOT_SENT = frozenset({OutcomeKind.REFUSED, OutcomeKind.EXPIRED, OutcomeKind.STOPPED})
+
+
+class SmsRule(Protocol):
+    """Which beep outcomes an SMS follows, per callee class (None: not beeped)."""
+
+    def wanted(self, callee_class: str, beep_outcome: str | None) -> bool: ...
 
 
 @dataclass
@@ -46,7 +55,7 @@ def _at(epoch: float | None) -> datetime | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
 
 
-def result_row(outcome: BeepOutcome) -> BeepResult:
+def result_row(outcome: BeepOutcome, sms_status: str | None = None) -> BeepResult:
     times = outcome.times
     status = AttemptStatus.BEEPED if outcome.kind in _SUCCESS else AttemptStatus.FAILED
     return BeepResult(
@@ -56,7 +65,8 @@ def result_row(outcome: BeepOutcome) -> BeepResult:
         presented_as=outcome.caller or None, started_at=_at(times.invite_sent),
         first_provisional_at=_at(times.first_provisional), rang_at=_at(times.ringing),
         cancel_sent_at=_at(times.cancel_sent), ended_at=_at(times.final),
-        ring_time_ms=None if outcome.ring_time is None else round(outcome.ring_time * 1000))
+        ring_time_ms=None if outcome.ring_time is None else round(outcome.ring_time * 1000),
+        sms_status=sms_status)
 
 
 def released_row(attempt_id: str) -> BeepResult:
@@ -66,19 +76,31 @@ def released_row(attempt_id: str) -> BeepResult:
                       rang_at=None, cancel_sent_at=None, ended_at=None, ring_time_ms=None)
 
 
+def sms_only_row(attempt_id: str, sms_status: str | None) -> BeepResult:
+    """Beeps are off for the callee's class but the SMS is on."""
+    return BeepResult(attempt_id=attempt_id, status=AttemptStatus.SMS_ONLY.value,
+                      outcome=None, reason="beeps off for the callee's class",
+                      sip_code=None, call_id=None, presented_as=None, started_at=None,
+                      first_provisional_at=None, rang_at=None, cancel_sent_at=None,
+                      ended_at=None, ring_time_ms=None, sms_status=sms_status)
+
+
 class BeepScheduler(service.Service):
-    """Claims due attempts (at most what the emitter can take) and records outcomes."""
+    """Has the policy decide due attempts (at most what the emitter can take), beeps
+    the allowed ones and records outcomes."""
 
     name = "beep-scheduler"
 
-    def __init__(self, emitter: BeepEmitter, engine: Any, runner: Runner, clock: Clock, *,
-                 max_age: float, batch: int = 200, pickup_interval: float = 2.0) -> None:
+    def __init__(self, emitter: BeepEmitter, policy: PolicyService, clock: Clock, *,
+                 sms_rule: SmsRule | None = None, pickup_interval: float = 2.0) -> None:
         self.emitter = emitter
-        self.engine = engine
-        self.runner = runner
+        self.policy = policy
+        self.engine = policy.engine
+        self.runner = policy.runner
         self.clock = clock
-        self.max_age = max_age
-        self.batch = batch
+        self.sms_rule = sms_rule
+        self.breaker: CircuitBreaker = policy.beep_breaker
+        self.batch = emitter.config.limits.max_concurrent
         self._poll = task.LoopingCall(self.poke)
         self._poll.clock = clock
         self._pickup_interval = pickup_interval
@@ -86,12 +108,27 @@ class BeepScheduler(service.Service):
         self._scanning = False
         self._rescan = False
         self._in_flight: set[defer.Deferred[Any]] = set()
+        self._sms_allowed: dict[str, bool] = {}  # attempt id -> policy said SMS may go
         self._unsaved: list[BeepResult] = []
         self._saving = False
         self.counters = BeepCounters()
 
+    def apply(self, thresholds: Thresholds) -> None:
+        """Runtime thresholds: global rate, concurrency and age limits."""
+        limits = self.emitter.config.limits
+        concurrent = int(thresholds.number("global.max_concurrent_beeps") or
+                         limits.max_concurrent)
+        self.emitter.apply_limits(BeepLimits(
+            max_concurrent=concurrent,
+            max_per_second=float(thresholds.number("global.max_beeps_per_second") or
+                                 limits.max_per_second),
+            burst=limits.burst, queue_size=limits.queue_size,
+            max_age=self.policy.max_age))
+        self.batch = concurrent
+
     def startService(self) -> None:
         super().startService()
+        self.policy.on_change(self.apply)
         self.emitter.startService()
         self._poll.start(self._pickup_interval, now=True)  # picks up what a stop left
 
@@ -121,28 +158,47 @@ class BeepScheduler(service.Service):
 
     def _scan(self) -> None:
         self._scan_call = None
-        room = self.batch - self.emitter.queued
+        room = self.batch - self.emitter.queued - len(self._in_flight)
         if room <= 0 or not self.running:
             return
+        if self.breaker.state != "closed":
+            if not self.breaker.allow():
+                return  # open: attempts wait; the poll looks again
+            room = 1  # half-open: one probe
         self._scanning = True
-        cutoff = datetime.fromtimestamp(self.clock.seconds() - self.max_age, UTC)
-        job = self.runner.run(_claim, self.engine, cutoff, room)
-        job.addCallbacks(self._claimed, self._scan_failed)
+        job = self.policy.decide_due(room)
+        job.addCallbacks(self._decided, self._scan_failed)
 
-    def _claimed(self, claimed: list[ClaimedAttempt]) -> None:
+    def _decided(self, batch: DecisionBatch) -> None:
         self._scanning = False
-        self.counters.claimed += len(claimed)
-        for attempt in claimed:
-            request = BeepRequest(attempt.attempt_id, attempt.caller_e164,
-                                  attempt.callee_e164, attempt.callee_class,
-                                  attempt.occurred_at.timestamp())
-            beep = self.emitter.submit(request)
-            self._in_flight.add(beep)
-            beep.addCallback(self._finished)
-            beep.addBoth(self._untrack, beep)
-        if self._rescan or len(claimed) >= self.batch:
+        self.counters.claimed += len(batch.claimed)
+        for decision in batch.claimed:
+            if decision.beep:
+                self._beep(decision)
+            else:
+                self._queue_result(sms_only_row(decision.candidate.attempt_id,
+                                                self._sms_status(decision, None)))
+        if self._rescan or len(batch.claimed) >= self.batch:
             self._rescan = False
             self.poke()
+
+    def _beep(self, decision: Decision) -> None:
+        attempt = decision.candidate
+        self._sms_allowed[attempt.attempt_id] = decision.sms
+        request = BeepRequest(attempt.attempt_id, attempt.caller_e164, attempt.callee_e164,
+                              attempt.callee_class, attempt.occurred_at.timestamp())
+        beep = self.emitter.submit(request)
+        self._in_flight.add(beep)
+        beep.addCallback(self._finished)
+        beep.addBoth(self._untrack, beep)
+
+    def _sms_status(self, decision: Decision | None, outcome: str | None,
+                    callee_class: str | None = None, allowed: bool = False) -> str | None:
+        if decision is not None:
+            allowed, callee_class = decision.sms, decision.candidate.callee_class
+        if not allowed or self.sms_rule is None or callee_class is None:
+            return None
+        return "queued" if self.sms_rule.wanted(callee_class, outcome) else None
 
     def _scan_failed(self, failure: Any) -> None:
         self._scanning = False
@@ -155,12 +211,20 @@ class BeepScheduler(service.Service):
     def _finished(self, outcome: BeepOutcome) -> None:
         by_outcome = self.counters.by_outcome
         by_outcome[outcome.kind.value] = by_outcome.get(outcome.kind.value, 0) + 1
+        sms_allowed = self._sms_allowed.pop(outcome.attempt_id, False)
+        if outcome.kind not in _NOT_SENT:
+            self.breaker.record(outcome.kind not in _NETWORK_FAILURES)
         if not self.running and outcome.times.invite_sent is None:
             # Claimed, but we are stopping and no INVITE left: give it back, so the next
             # start beeps it (unless it has expired by then).
-            self._unsaved.append(released_row(outcome.attempt_id))
+            self._queue_result(released_row(outcome.attempt_id))
         else:
-            self._unsaved.append(result_row(outcome))
+            sms = self._sms_status(None, outcome.kind.value, outcome.callee_class,
+                                   sms_allowed)
+            self._queue_result(result_row(outcome, sms))
+
+    def _queue_result(self, row: BeepResult) -> None:
+        self._unsaved.append(row)
         if not self._saving:
             self.clock.callLater(0.05, self._save)
 
@@ -186,11 +250,3 @@ class BeepScheduler(service.Service):
             self.clock.callLater(1.0, self._save)
 
         return job.addCallbacks(saved, failed)
-
-
-def _claim(engine: Any, cutoff: datetime, limit: int) -> list[ClaimedAttempt]:
-    expired = expire_stale(engine, cutoff)
-    if expired:
-        logger.warning("%d attempts expired before they could be beeped", expired)
-    return claim_due(engine, cutoff, limit)
-

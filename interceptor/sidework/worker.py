@@ -35,6 +35,7 @@ from interceptor.config.loader import InterceptorConfig, RecordingConfig, parse_
 from interceptor.detection import build_detection
 from interceptor.detection.attempts import AttemptFactory
 from interceptor.diameter import codec
+from interceptor.policy.service import PolicyService
 from interceptor.reactor_types import Reactor
 from interceptor.runtime import freeze_startup_heap
 from interceptor.sidework.beeps import BeepScheduler
@@ -62,13 +63,13 @@ class SideWork(service.MultiService):
         super().__init__()
         self.storage = StorageService(config.database, reactor)
         self.storage.setServiceParent(self)
+        self.policy = PolicyService(config.policy, self.storage.engine, self.storage.runner,
+                                    reactor)
         self.beeps: BeepScheduler | None = None
         self.marker = config.sip.marker if config.sip is not None else DEFAULT_MARKER
         if config.sip is not None:
-            self.beeps = BeepScheduler(BeepEmitter(config.sip, reactor), self.storage.engine,
-                                       self.storage.runner, reactor,
-                                       max_age=config.sip.limits.max_age,
-                                       batch=config.sip.limits.max_concurrent)
+            self.beeps = BeepScheduler(BeepEmitter(config.sip, reactor), self.policy,
+                                       reactor)
         detection = build_detection(recording.detection)
         self.extractor = detection.extractor
         self.classifier = detection.classifier
@@ -92,7 +93,9 @@ class SideWork(service.MultiService):
         service.Service.startService(self)
         self.ready = self.storage.startService()
         if self.beeps is not None:
-            beeps = self.beeps
+            beeps, policy = self.beeps, self.policy
+            # Beeps wait for the thresholds (or the knowledge that the database is down).
+            self.ready.addCallback(lambda _: policy.startService())
             self.ready.addCallback(lambda _: beeps.startService())
 
     @defer.inlineCallbacks
@@ -100,6 +103,8 @@ class SideWork(service.MultiService):
         service.Service.stopService(self)
         if self.beeps is not None and self.beeps.running:
             yield self.beeps.stopService()
+        if self.policy.running:
+            yield self.policy.stopService()
         yield self.storage.stopService()
 
     def handle(self, event: OutOfCreditEvent) -> None:

@@ -20,7 +20,7 @@ from twisted.internet import defer
 from interceptor.reactor_types import DelayedCall, Reactor
 from interceptor.sip.builder import RequestBuilder, plus_e164
 from interceptor.sip.call import BeepCall, CallResult
-from interceptor.sip.config import RouteConfig, SipConfig, is_e164, is_ip_address
+from interceptor.sip.config import BeepLimits, RouteConfig, SipConfig, is_e164, is_ip_address
 from interceptor.sip.limits import Admission
 from interceptor.sip.message import IdSource, SipRequest, build_response
 from interceptor.sip.outcome import BeepOutcome, BeepRequest, OutcomeKind, not_started
@@ -126,6 +126,12 @@ class BeepEmitter(service.Service):
     def _abandon_all(self) -> None:
         for call in list(self.calls.values()):
             call.abandon("emitter stopped before the call ended")
+
+    def apply_limits(self, limits: BeepLimits) -> None:
+        """Rate, concurrency and age limits changed at runtime (thresholds)."""
+        if limits != self.config.limits:
+            self.config = replace(self.config, limits=limits)
+            self.admission.update(limits)
 
     # --- submitting ----------------------------------------------------------------------
     def submit(self, request: BeepRequest) -> defer.Deferred[BeepOutcome]:

@@ -88,6 +88,15 @@ class Admission(Generic[J]):
         self._expiry_at: float | None = None
         self._pumping = False
 
+    def update(self, limits: BeepLimits) -> None:
+        """New limits at runtime (the operator's thresholds); queued work goes on."""
+        self.bucket.tokens  # noqa: B018 - settle the tokens earned at the old rate
+        self.limits = limits
+        self.bucket.rate = limits.max_per_second
+        self.bucket.burst = float(limits.burst)
+        if self._queue:
+            self._pump()
+
     def offer(self, job: J, deadline: float) -> str | None:
         """Start or queue ``job``; returns why it was refused, or None."""
         now = self.clock.seconds()

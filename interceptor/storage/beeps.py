@@ -1,8 +1,9 @@
 """Beep bookkeeping on the attempts table (plain synchronous functions for the DB thread).
 
 An attempt is beeped at most once: it is *claimed* (``recorded`` -> ``beeping``) by a
-conditional UPDATE before the INVITE leaves, so several side-work processes sharing a
-database, or one that restarts, never beep it twice. What was claimed but not finished
+conditional UPDATE before the INVITE leaves (:mod:`.policy` does it, with the policy's
+counters, in one transaction), so several side-work processes sharing a database, or
+one that restarts, never beep it twice. What was claimed but not finished
 when a process died stays ``beeping`` and is not retried (at most once, never twice).
 """
 
@@ -12,20 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Engine, and_, select, update
+from sqlalchemy import Engine, update
 
 from interceptor.storage.models import Attempt
 from interceptor.storage.types import utcnow
 from interceptor.storage.vocabulary import AttemptStatus
-
-
-@dataclass(frozen=True)
-class ClaimedAttempt:
-    attempt_id: str
-    caller_e164: str
-    callee_e164: str
-    callee_class: str
-    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -45,37 +37,7 @@ class BeepResult:
     cancel_sent_at: datetime | None
     ended_at: datetime | None
     ring_time_ms: int | None
-
-
-def _beepable(cutoff: datetime) -> ColumnElement[bool]:
-    return and_(Attempt.status == AttemptStatus.RECORDED.value,
-                Attempt.occurred_at >= cutoff,
-                Attempt.caller_e164.is_not(None),
-                Attempt.callee_e164.is_not(None))
-
-
-def claim_due(engine: Engine, cutoff: datetime, limit: int) -> list[ClaimedAttempt]:
-    """Claim up to ``limit`` recorded attempts newer than ``cutoff``, oldest first."""
-    claimed: list[ClaimedAttempt] = []
-    with engine.begin() as connection:
-        rows = connection.execute(
-            select(Attempt.attempt_id, Attempt.caller_e164, Attempt.callee_e164,
-                   Attempt.callee_class, Attempt.occurred_at)
-            .where(_beepable(cutoff))
-            .order_by(Attempt.occurred_at)
-            .limit(limit)).all()
-        now = utcnow()
-        for row in rows:
-            result = connection.execute(
-                update(Attempt)
-                .where(Attempt.attempt_id == row.attempt_id,
-                       Attempt.status == AttemptStatus.RECORDED.value)
-                .values(status=AttemptStatus.BEEPING.value, updated_at=now))
-            if result.rowcount == 1:  # nobody else took it in between
-                claimed.append(ClaimedAttempt(row.attempt_id, row.caller_e164,
-                                              row.callee_e164, row.callee_class,
-                                              row.occurred_at))
-    return claimed
+    sms_status: str | None = None  # "queued": an SMS follows (the SMS sender claims it)
 
 
 def expire_stale(engine: Engine, cutoff: datetime) -> int:
@@ -106,4 +68,6 @@ def save_results(engine: Engine, results: Sequence[BeepResult]) -> None:
                         first_provisional_at=result.first_provisional_at,
                         rang_at=result.rang_at, cancel_sent_at=result.cancel_sent_at,
                         beep_ended_at=result.ended_at, ring_time_ms=result.ring_time_ms,
-                        updated_at=now))
+                        updated_at=now,
+                        **({} if result.sms_status is None
+                           else {"sms_status": result.sms_status})))

@@ -1,4 +1,5 @@
-"""The SQL schema: attempts, blacklist, number portability.
+"""The SQL schema: attempts, blacklist, number portability, the policy's thresholds and
+counters.
 
 The alembic revisions in ``migrations/`` create exactly this schema; a test compares the two.
 Status-like columns are plain strings validated in Python (see :mod:`.vocabulary`) so a
@@ -95,6 +96,10 @@ class Attempt(Base):
     # Filled by callback attribution (B called A back within the window).
     callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     callback_session_id: Mapped[str | None] = mapped_column(Text)
+    # Policy (issue 5): a deferred attempt waits until not_before (quiet hours);
+    # policy_detail holds the counters a refusal was based on.
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    policy_detail: Mapped[str | None] = mapped_column(Text)
 
 
 class BlacklistEntry(Base):
@@ -130,3 +135,61 @@ class PortedNumber(Base):
     routing_number: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow,
                                                  server_default=func.now())
+
+
+# -- Policy (issue 5) -------------------------------------------------------------------
+
+
+class Threshold(Base):
+    """The current value of one operator threshold (text, parsed by the registry in
+    :mod:`interceptor.policy.thresholds`)."""
+
+    __tablename__ = "thresholds"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(128))
+
+
+class ThresholdChange(Base):
+    """Audit trail: every seed, set and reset of a threshold."""
+
+    __tablename__ = "threshold_audit"
+    __table_args__ = (Index("ix_threshold_audit_key_changed_at", "key", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(8))  # seed | set | reset
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str] = mapped_column(Text)
+    changed_by: Mapped[str] = mapped_column(String(128))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PolicyCounter(Base):
+    """Beeps counted for one rule, subject and period (e.g. caller_day, A, 2026-11-25).
+
+    Incremented only by a conditional upsert that refuses to pass the limit, in the same
+    transaction that claims the attempt: the decision and the counting are one step.
+    """
+
+    __tablename__ = "policy_counters"
+    __table_args__ = (Index("ix_policy_counters_expires_at", "expires_at"),)
+
+    rule: Mapped[str] = mapped_column(String(16), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(32), primary_key=True)
+    period: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PairLastBeep(Base):
+    """When A last had B beeped (the pair's minimum interval)."""
+
+    __tablename__ = "policy_pairs"
+    __table_args__ = (Index("ix_policy_pairs_last_at", "last_at"),)
+
+    caller_e164: Mapped[str] = mapped_column(String(32), primary_key=True)
+    callee_e164: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -28,6 +28,7 @@ class AttemptStatus(StrEnum):
     BEEPING = "beeping"
     BEEPED = "beeped"
     FAILED = "failed"  # status_reason / beep_outcome say why
+    SMS_ONLY = "sms_only"  # beeps off for the callee's class, the SMS on (sms_status)
 
 
 class BlacklistScope(StrEnum):

@@ -33,7 +33,8 @@ def _config(database_url: str, spool: Path, sipp_port: int) -> dict[str, Any]:
             "numbering": {"country_code": 84, "on_net_prefixes": ["8491"]},
             "database": {"url": database_url, "spool_dir": str(spool),
                          "flush_interval": 0.05},
-            "sip": {"routes": {"on_net": route, "off_net": route, "international": route}}}
+            "sip": {"routes": {"on_net": route, "off_net": route, "international": route}},
+            "policy": {"thresholds": {"quiet_hours": {"window": "off"}}}}
 
 
 @pytest_twisted.inlineCallbacks

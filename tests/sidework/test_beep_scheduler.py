@@ -7,17 +7,24 @@ from typing import Any
 
 from twisted.internet.task import Clock
 
+from interceptor.policy.config import PolicyConfig
+from interceptor.policy.service import PolicyService
 from interceptor.sidework.beeps import BeepScheduler
+from interceptor.sip.config import BeepLimits
 from interceptor.sip.outcome import BeepOutcome, BeepRequest, CallTimes, OutcomeKind, not_started
 
 
 class IdleEmitter:
     queued = 0
 
+    class config:  # noqa: N801 - stands in for SipConfig
+        limits = BeepLimits()
+
 
 def _scheduler() -> BeepScheduler:
-    return BeepScheduler(IdleEmitter(), engine=None, runner=None, clock=Clock(),  # type: ignore[arg-type]
-                         max_age=60)
+    clock = Clock()
+    policy = PolicyService(PolicyConfig(), engine=None, runner=None, clock=clock)  # type: ignore[arg-type]
+    return BeepScheduler(IdleEmitter(), policy, clock)  # type: ignore[arg-type]
 
 
 def _request(attempt_id: str) -> BeepRequest:

@@ -1,0 +1,213 @@
+"""The policy's counters, decided and counted in one step in the database.
+
+For an attempt whose static rules pass, one transaction:
+
+1. claims it (``recorded`` -> ``beeping``, conditional: nobody else has it);
+2. asks the pair's last beep to move to now, *only if* it is at least the minimum
+   interval old (``INSERT .. ON CONFLICT DO UPDATE .. WHERE .. RETURNING``);
+3. asks each counter to go up by one, *only if* it is below its limit (same form).
+
+If any step returns no row the transaction is rolled back (nothing counted) and the
+attempt is suppressed with that rule's reason and the counters it saw. PostgreSQL locks
+the conflicting row for the conditional update and re-checks the condition against the
+committed value, so two processes counting the same caller at the same instant are
+serialised: a limit holds exactly. Rows are locked in one fixed order (pair, then
+counters sorted), so two such transactions never deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, delete, or_, select, update
+
+from interceptor.policy.rules import CounterCheck, PairCheck, Plan
+from interceptor.storage.dialect import table_of, upsert_insert
+from interceptor.storage.models import Attempt, PairLastBeep, PolicyCounter
+from interceptor.storage.vocabulary import AttemptStatus
+
+
+@dataclass(frozen=True)
+class Candidate:
+    attempt_id: str
+    caller_e164: str
+    callee_e164: str
+    callee_class: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A claimed attempt and what it may have (a beep, an SMS, or both)."""
+
+    candidate: Candidate
+    beep: bool
+    sms: bool
+    detail: str
+
+
+@dataclass
+class DecisionBatch:
+    claimed: list[Decision] = field(default_factory=list)
+    suppressed: dict[str, int] = field(default_factory=dict)  # by reason
+    deferred: int = 0
+    lost: int = 0  # another process claimed them first
+
+
+Planner = Callable[[Candidate, datetime], Plan]
+
+
+def candidates(engine: Engine, cutoff: datetime, now: datetime,
+               limit: int) -> list[Candidate]:
+    """Recorded attempts newer than ``cutoff`` that are due (not deferred past ``now``)."""
+    query = (select(Attempt.attempt_id, Attempt.caller_e164, Attempt.callee_e164,
+                    Attempt.callee_class, Attempt.occurred_at)
+             .where(Attempt.status == AttemptStatus.RECORDED.value,
+                    Attempt.occurred_at >= cutoff,
+                    Attempt.caller_e164.is_not(None),
+                    Attempt.callee_e164.is_not(None),
+                    or_(Attempt.not_before.is_(None), Attempt.not_before <= now))
+             .order_by(Attempt.occurred_at)
+             .limit(limit))
+    with engine.connect() as connection:
+        return [Candidate(row.attempt_id, str(row.caller_e164), str(row.callee_e164),
+                          row.callee_class, row.occurred_at)
+                for row in connection.execute(query)]
+
+
+def decide(engine: Engine, candidate: Candidate, plan: Plan, now: datetime,
+           batch: DecisionBatch) -> None:
+    """Apply ``plan`` to one attempt: suppress, defer, or claim and count atomically."""
+    if plan.refusal is not None:
+        _suppress(engine, candidate.attempt_id, plan.refusal, plan.detail, now, batch)
+        return
+    if plan.defer_until is not None:
+        with engine.begin() as connection:
+            done = connection.execute(
+                update(Attempt)
+                .where(Attempt.attempt_id == candidate.attempt_id,
+                       Attempt.status == AttemptStatus.RECORDED.value)
+                .values(not_before=plan.defer_until, policy_detail=plan.detail,
+                        updated_at=now)).rowcount
+        if done == 1:
+            batch.deferred += 1
+        else:
+            batch.lost += 1
+        return
+    refused: CounterCheck | PairCheck | None = None
+    with engine.begin() as connection:
+        claimed = connection.execute(
+            update(Attempt)
+            .where(Attempt.attempt_id == candidate.attempt_id,
+                   Attempt.status == AttemptStatus.RECORDED.value)
+            .values(status=AttemptStatus.BEEPING.value, updated_at=now,
+                    not_before=None)).rowcount
+        if claimed != 1:
+            batch.lost += 1
+            return
+        if plan.pair is not None and not _touch_pair(connection, plan.pair, now):
+            refused = plan.pair
+        else:
+            for check in sorted(plan.counters, key=lambda c: (c.rule, c.subject)):
+                if not _count(connection, check):
+                    refused = check
+                    break
+        if refused is not None:
+            connection.rollback()
+        else:
+            counted = [f"{check.rule} {check.period.label} (limit {check.limit})"
+                       for check in plan.counters]
+            if plan.pair is not None:
+                counted.insert(0, f"pair interval {plan.pair.min_interval:g} s")
+            batch.claimed.append(Decision(candidate, plan.beep, plan.sms,
+                                          "counted: " + ", ".join(counted) if counted
+                                          else "no counting rules"))
+    if refused is not None:
+        detail = describe_refusal(engine, refused, now)
+        _suppress(engine, candidate.attempt_id, refused.reason, detail, now, batch)
+
+
+def _touch_pair(connection: Connection, check: PairCheck, now: datetime) -> bool:
+    table = table_of(PairLastBeep)
+    statement = upsert_insert(connection, table).values(
+        caller_e164=check.caller, callee_e164=check.callee, last_at=now)
+    statement = statement.on_conflict_do_update(
+        index_elements=["caller_e164", "callee_e164"],
+        set_={"last_at": now},
+        where=table.c.last_at <= check.earliest_previous(now),
+    ).returning(table.c.last_at)
+    return connection.execute(statement).first() is not None
+
+
+def _count(connection: Connection, check: CounterCheck) -> bool:
+    if check.limit <= 0:
+        return False
+    table = table_of(PolicyCounter)
+    statement = upsert_insert(connection, table).values(
+        rule=check.rule, subject=check.subject, period=check.period.label, count=1,
+        expires_at=check.period.ends_at)
+    statement = statement.on_conflict_do_update(
+        index_elements=["rule", "subject", "period"],
+        set_={"count": table.c.count + 1},
+        where=table.c.count < check.limit,
+    ).returning(table.c.count)
+    return connection.execute(statement).first() is not None
+
+
+def _suppress(engine: Engine, attempt_id: str, reason: str, detail: str | None,
+              now: datetime, batch: DecisionBatch) -> None:
+    with engine.begin() as connection:
+        done = connection.execute(
+            update(Attempt)
+            .where(Attempt.attempt_id == attempt_id,
+                   Attempt.status == AttemptStatus.RECORDED.value)
+            .values(status=AttemptStatus.SUPPRESSED.value, status_reason=reason,
+                    policy_detail=detail, updated_at=now)).rowcount
+    if done == 1:
+        batch.suppressed[reason] = batch.suppressed.get(reason, 0) + 1
+    else:
+        batch.lost += 1
+
+
+# -- Reading, for refusals' detail and `beepcall policy explain` ---------------------------
+
+
+def counter_value(engine: Engine, check: CounterCheck) -> int:
+    with engine.connect() as connection:
+        value = connection.execute(
+            select(PolicyCounter.count).where(
+                PolicyCounter.rule == check.rule, PolicyCounter.subject == check.subject,
+                PolicyCounter.period == check.period.label)).scalar_one_or_none()
+    return int(value or 0)
+
+
+def pair_last(engine: Engine, caller: str, callee: str) -> datetime | None:
+    with engine.connect() as connection:
+        last: datetime | None = connection.execute(
+            select(PairLastBeep.last_at).where(PairLastBeep.caller_e164 == caller,
+                                               PairLastBeep.callee_e164 == callee)
+        ).scalar_one_or_none()
+        return last
+
+
+def describe_refusal(engine: Engine, refused: CounterCheck | PairCheck,
+                     now: datetime) -> str:
+    if isinstance(refused, PairCheck):
+        last = pair_last(engine, refused.caller, refused.callee)
+        ago = "never" if last is None else f"{(now - last).total_seconds():.0f} s ago"
+        return (f"pair {refused.caller}->{refused.callee}: last beep {ago}, minimum "
+                f"interval {refused.min_interval:g} s")
+    return refused.describe(counter_value(engine, refused))
+
+
+def purge(engine: Engine, now: datetime, pair_horizon: datetime) -> int:
+    """Delete counters of ended periods and pair entries too old to refuse anything.
+    No decision touches those rows, so the deletes never wait on one."""
+    with engine.begin() as connection:
+        removed = connection.execute(
+            delete(PolicyCounter).where(PolicyCounter.expires_at <= now)).rowcount
+        removed += connection.execute(
+            delete(PairLastBeep).where(PairLastBeep.last_at < pair_horizon)).rowcount
+    return int(removed or 0)
