@@ -1,4 +1,4 @@
-"""Operators' admin commands: ``beepcall blacklist|attempts|mnp|db ...``.
+"""Operators' admin commands: ``beepcall blacklist|attempts|mnp|db|thresholds|policy``.
 
 Every command takes ``--database-url URL`` (else ``$BEEPCALL_DATABASE_URL``, else the
 ``database`` section of ``--config FILE``, else ``sqlite:///beepcall.db``) and ``--help``.
@@ -17,7 +17,9 @@ from cli.admin.attempts import attempts
 from cli.admin.blacklist import blacklist
 from cli.admin.db import db
 from cli.admin.mnp import mnp
+from cli.admin.policy import policy
+from cli.admin.thresholds import thresholds
 
-ADMIN_GROUPS = (blacklist, attempts, mnp, db)
+ADMIN_GROUPS = (blacklist, attempts, mnp, db, thresholds, policy)
 
-__all__ = ["ADMIN_GROUPS", "attempts", "blacklist", "db", "mnp"]
+__all__ = ["ADMIN_GROUPS", "attempts", "blacklist", "db", "mnp", "policy", "thresholds"]

@@ -14,7 +14,8 @@ from interceptor.storage.errors import describe
 EXIT_BAD_INPUT = 1  # bad value or file, row errors, not found (click usage errors are 2)
 EXIT_DATABASE = 3  # database unreachable, not migrated, or refused the operation
 
-REQUIRED_TABLES = ("attempts", "blacklist", "number_portability")
+REQUIRED_TABLES = ("attempts", "blacklist", "number_portability", "thresholds",
+                   "policy_counters")
 
 
 class AdminError(click.ClickException):
