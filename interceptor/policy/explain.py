@@ -95,9 +95,11 @@ def explain(engine: Engine, thresholds: Thresholds, zone: ZoneInfo,
                                      f"no beep {caller}->{callee} on record"))
         else:
             ago = (at - last).total_seconds()
+            when = f"{ago:.0f} s ago" if ago >= 0 else \
+                f"at {last:%Y-%m-%dT%H:%M:%SZ}, after the time asked"
             rules.append(RuleVerdict(
                 "pair_interval", ago >= interval,
-                f"last beep {caller}->{callee} {ago:.0f} s ago, minimum {interval:g} s"))
+                f"last beep {caller}->{callee} {when}, minimum {interval:g} s"))
     checks = {check.rule: check for check in _counter_checks(thresholds, zone, caller,
                                                                callee, callee_class, at)}
     for rule, threshold in (("caller_hour", "caller.max_per_hour"),
