@@ -75,8 +75,8 @@ def test_unreachable_database(tmp_path: Path) -> None:
 def test_database_without_the_schema(tmp_path: Path) -> None:
     result = invoke(["blacklist", "list", "--database-url", sqlite(tmp_path / "empty.db")])
     assert result.exit_code == 3
-    assert "is not initialised (missing attempts, blacklist, number_portability): run " \
-           "`beepcall db upgrade`" in result.stderr
+    assert "is not initialised (missing attempts, blacklist, number_portability, " \
+           "thresholds, policy_counters): run `beepcall db upgrade`" in result.stderr
 
 
 @pytest.mark.parametrize(("url", "message"), [
