@@ -74,7 +74,7 @@ def show(as_json: bool) -> None:
         echo_table(rows, ("key", "value", "default", "source", "meaning"))
 
 
-@thresholds.command("set")
+@thresholds.command("set", context_settings={"ignore_unknown_options": True})
 @database_options
 @click.argument("key")
 @click.argument("value")

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from interceptor.numbers import NumberingConfig, PortabilityLookup, classify
-from interceptor.policy.rules import CounterCheck, plan
-from interceptor.policy.thresholds import Thresholds
+from interceptor.policy.rules import CounterCheck, Reason, plan
+from interceptor.policy.thresholds import Thresholds, Value
 from interceptor.storage import blacklist as blacklist_sql
 from interceptor.storage import policy as policy_sql
 from interceptor.storage.vocabulary import BlacklistScope
@@ -74,14 +74,19 @@ def explain(engine: Engine, thresholds: Thresholds, zone: ZoneInfo,
                    callee_class=callee_class, now=at)
     window = thresholds.quiet_hours()
     local = at.astimezone(zone)
+    # Quiet hours as the interceptor would judge them were the class on.
+    class_on = plan(_with(thresholds, {f"beep.{callee_class}": True}), zone, caller=caller,
+                    callee=callee, callee_class=callee_class, now=at)
     if window is None:
         rules.append(RuleVerdict("quiet_hours", True, "off"))
-    elif planned.defer_until is not None:
+    elif class_on.defer_until is not None:
         rules.append(RuleVerdict("quiet_hours", True,
                                  f"{local:%H:%M} {zone.key} is inside {window}: deferred"))
-    elif planned.refusal == "policy:quiet_hours":
+    elif class_on.refusal == Reason.QUIET_HOURS:
         rules.append(RuleVerdict("quiet_hours", False,
-                                 f"{local:%H:%M} {zone.key} is inside {window}: suppressed"))
+                                 f"{local:%H:%M} {zone.key} is inside {window}: suppressed"
+                                 + ("" if thresholds.text("quiet_hours.mode") == "suppress"
+                                    else " (the wait would pass quiet_hours.max_delay)")))
     else:
         rules.append(RuleVerdict("quiet_hours", True,
                                  f"{local:%H:%M} {zone.key} is outside {window}"))
@@ -120,8 +125,12 @@ def _counter_checks(thresholds: Thresholds, zone: ZoneInfo, caller: str, callee:
                     callee_class: str, at: datetime) -> tuple[CounterCheck, ...]:
     # The counting checks do not depend on the class switch or quiet hours: plan them
     # as if both allowed, so every counter is shown even when an earlier rule refuses.
+    return plan(_with(thresholds, {"quiet_hours.window": None, f"beep.{callee_class}": True}),
+                zone, caller=caller, callee=callee, callee_class=callee_class,
+                now=at).counters
+
+
+def _with(thresholds: Thresholds, changes: dict[str, Value]) -> Thresholds:
     values = dict(thresholds.items())
-    values["quiet_hours.window"] = None
-    values[f"beep.{callee_class}"] = True
-    return plan(Thresholds(values), zone, caller=caller, callee=callee,
-                callee_class=callee_class, now=at).counters
+    values.update(changes)
+    return Thresholds(values)

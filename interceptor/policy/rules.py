@@ -81,8 +81,11 @@ def plan(thresholds: Thresholds, zone: ZoneInfo, *, caller: str, callee: str,
         ends = quiet_until(now, window, zone)
         if ends is not None:
             detail = f"quiet hours {window} {zone.key}, until {ends:%Y-%m-%dT%H:%MZ}"
+            max_delay = thresholds.number("quiet_hours.max_delay")
             if thresholds.text("quiet_hours.mode") == "defer":
-                return Plan(beep=beep, sms=sms, defer_until=ends, detail=detail)
+                if max_delay is None or (ends - now).total_seconds() <= max_delay:
+                    return Plan(beep=beep, sms=sms, defer_until=ends, detail=detail)
+                detail += f"; longer than quiet_hours.max_delay {max_delay:g} s"
             return Plan(refusal=Reason.QUIET_HOURS, detail=detail)
     pair = None
     interval = thresholds.number("pair.min_interval")

@@ -6,7 +6,8 @@ Values live in SQL (table ``thresholds``), seeded from the configuration file's
 ``beepcall thresholds set``. Every value is stored as text and parsed here, so one
 function checks a value whether it comes from YAML, the CLI or the database.
 
-Limits accept ``off`` (the rule does not apply). Durations are seconds.
+Limits accept ``off`` (the rule does not apply). Durations are seconds. A deferred
+attempt's age (``global.max_attempt_age``) counts from the end of its deferral.
 """
 
 from __future__ import annotations
@@ -75,9 +76,9 @@ class ThresholdSpec:
         if number != number or number in (float("inf"), float("-inf")):
             raise ThresholdError("must be a finite number")
         if self.low is not None and number < self.low:
-            raise ThresholdError(f"must be >= {self.low:g}")
+            raise ThresholdError(f"must be >= {_number(self.low)}")
         if self.high is not None and number > self.high:
-            raise ThresholdError(f"must be <= {self.high:g}")
+            raise ThresholdError(f"must be <= {_number(self.high)}")
         return number
 
     def format(self, value: Value) -> str:
@@ -91,13 +92,17 @@ class ThresholdSpec:
         return str(value)
 
 
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def _bool(raw: object) -> bool:
     if isinstance(raw, bool):
         return raw
     text = str(raw).lower()
     if text in ("true", "yes", "on", "1"):
         return True
-    if text in ("false", "no", "0"):
+    if text in ("false", "no", "off", "0"):
         return False
     raise ThresholdError(f"must be true or false, got {raw!r}")
 
@@ -141,6 +146,9 @@ def _specs() -> Iterator[ThresholdSpec]:
     yield ThresholdSpec("quiet_hours.mode", "choice", "defer",
                         "in quiet hours: suppress the beep, or defer it to the window's end",
                         choices=("suppress", "defer"))
+    yield ThresholdSpec("quiet_hours.max_delay", "seconds", 36000.0,
+                        "defer mode: a beep that would wait longer than this for the "
+                        "window's end is suppressed instead", low=60, high=86400)
     yield ThresholdSpec("global.max_beeps_per_second", "rate", 500.0,
                         "new beeps per second, all callers", low=0.1, high=100_000)
     yield ThresholdSpec("global.max_concurrent_beeps", "count", 2000,

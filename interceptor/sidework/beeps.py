@@ -186,7 +186,7 @@ class BeepScheduler(service.Service):
         attempt = decision.candidate
         self._sms_allowed[attempt.attempt_id] = decision.sms
         request = BeepRequest(attempt.attempt_id, attempt.caller_e164, attempt.callee_e164,
-                              attempt.callee_class, attempt.occurred_at.timestamp())
+                              attempt.callee_class, attempt.due_at.timestamp())
         beep = self.emitter.submit(request)
         self._in_flight.add(beep)
         beep.addCallback(self._finished)

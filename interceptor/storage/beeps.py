@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, update
 
 from interceptor.storage.models import Attempt
-from interceptor.storage.types import utcnow
+from interceptor.storage.types import UTCDateTime, utcnow
 from interceptor.storage.vocabulary import AttemptStatus
 
 
@@ -41,12 +41,14 @@ class BeepResult:
 
 
 def expire_stale(engine: Engine, cutoff: datetime) -> int:
-    """Attempts that waited longer than the age limit are failed as ``expired``."""
+    """Attempts that waited longer than the age limit are failed as ``expired``; a
+    deferred one's age counts from the end of its deferral (``not_before``)."""
     with engine.begin() as connection:
         result = connection.execute(
             update(Attempt)
             .where(Attempt.status == AttemptStatus.RECORDED.value,
-                   Attempt.occurred_at < cutoff,
+                   func.coalesce(Attempt.not_before, Attempt.occurred_at,
+                                 type_=UTCDateTime()) < cutoff,
                    Attempt.caller_e164.is_not(None),
                    Attempt.callee_e164.is_not(None))
             .values(status=AttemptStatus.FAILED.value, beep_outcome="expired",

@@ -21,11 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, delete, or_, select, update
+from sqlalchemy import Connection, Engine, delete, func, or_, select, update
 
 from interceptor.policy.rules import CounterCheck, PairCheck, Plan
 from interceptor.storage.dialect import table_of, upsert_insert
 from interceptor.storage.models import Attempt, PairLastBeep, PolicyCounter
+from interceptor.storage.types import UTCDateTime
 from interceptor.storage.vocabulary import AttemptStatus
 
 
@@ -36,6 +37,7 @@ class Candidate:
     callee_e164: str
     callee_class: str
     occurred_at: datetime
+    due_at: datetime  # occurred_at, or the end of a deferral (quiet hours)
 
 
 @dataclass(frozen=True)
@@ -61,11 +63,13 @@ Planner = Callable[[Candidate, datetime], Plan]
 
 def candidates(engine: Engine, cutoff: datetime, now: datetime,
                limit: int) -> list[Candidate]:
-    """Recorded attempts newer than ``cutoff`` that are due (not deferred past ``now``)."""
+    """Recorded attempts due by ``now`` (not deferred past it) that became due after
+    ``cutoff``: a deferred attempt's age counts from the end of its deferral."""
+    due = func.coalesce(Attempt.not_before, Attempt.occurred_at, type_=UTCDateTime())
     query = (select(Attempt.attempt_id, Attempt.caller_e164, Attempt.callee_e164,
-                    Attempt.callee_class, Attempt.occurred_at)
+                    Attempt.callee_class, Attempt.occurred_at, due.label("due_at"))
              .where(Attempt.status == AttemptStatus.RECORDED.value,
-                    Attempt.occurred_at >= cutoff,
+                    due >= cutoff,
                     Attempt.caller_e164.is_not(None),
                     Attempt.callee_e164.is_not(None),
                     or_(Attempt.not_before.is_(None), Attempt.not_before <= now))
@@ -73,7 +77,7 @@ def candidates(engine: Engine, cutoff: datetime, now: datetime,
              .limit(limit))
     with engine.connect() as connection:
         return [Candidate(row.attempt_id, str(row.caller_e164), str(row.callee_e164),
-                          row.callee_class, row.occurred_at)
+                          row.callee_class, row.occurred_at, row.due_at)
                 for row in connection.execute(query)]
 
 
@@ -110,7 +114,7 @@ def decide(engine: Engine, candidate: Candidate, plan: Plan, now: datetime,
         if plan.pair is not None and not _touch_pair(connection, plan.pair, now):
             refused = plan.pair
         else:
-            for check in sorted(plan.counters, key=lambda c: (c.rule, c.subject)):
+            for check in plan.counters:  # fixed rule order: caller_hour, caller_day, callee_day
                 if not _count(connection, check):
                     refused = check
                     break

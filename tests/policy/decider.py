@@ -1,15 +1,15 @@
-"""A stand-alone deciding process for the concurrency test: waits for a common start
-instant, then decides due attempts in small batches (as the side-work process does)
-until none is left, and prints what it claimed and suppressed as JSON.
+"""A stand-alone deciding process for the concurrency test: says "ready" once loaded,
+waits for "go" on stdin (the test sends it to both at once), then decides due attempts
+in small batches (as the side-work process does) until none is left, and prints what it
+claimed and suppressed as JSON.
 
-    python -m tests.policy.decider URL START_EPOCH BATCH
+    python -m tests.policy.decider URL BATCH
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,7 +22,7 @@ from interceptor.storage.thresholds import load
 
 
 def main() -> None:
-    url, start, batch = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+    url, batch = sys.argv[1], int(sys.argv[2])
     engine = make_engine(url)
     values = {key: SPECS[key].parse(text) for key, text in load(engine).items()}
     thresholds, zone = Thresholds(values), ZoneInfo("UTC")
@@ -32,7 +32,9 @@ def main() -> None:
                     callee=candidate.callee_e164, callee_class=candidate.callee_class,
                     now=now)
 
-    time.sleep(max(0.0, start - time.time()))  # a separate process, not a test's timer
+    print("ready", flush=True)
+    if sys.stdin.readline().strip() != "go":
+        sys.exit("no go")
     claimed: list[str] = []
     suppressed: dict[str, int] = {}
     lost = 0

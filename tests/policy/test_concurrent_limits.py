@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select
@@ -34,10 +33,16 @@ def test_two_processes_never_pass_the_callers_limit_together(postgres_url: str) 
              "callee_class": "off_net", "status": "recorded"} for i in range(300)]
     with engine.begin() as connection:
         connection.execute(insert(Attempt), rows)
-    start = time.time() + 2.0
     deciders = [subprocess.Popen(
-        [sys.executable, "-m", "tests.policy.decider", postgres_url, str(start), "7"],
-        cwd=REPO, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        [sys.executable, "-m", "tests.policy.decider", postgres_url, "7"],
+        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)]
+    for process in deciders:  # both loaded and connected before either starts
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    for process in deciders:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
     results = [json.loads(process.communicate(timeout=120)[0]) for process in deciders]
     assert [process.returncode for process in deciders] == [0, 0]
 

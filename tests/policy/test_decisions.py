@@ -165,27 +165,43 @@ def test_class_switch_and_sms_only(engine: Engine) -> None:
     assert (decision.candidate.attempt_id, decision.beep, decision.sms) == (off, False, True)
 
 
-def test_quiet_hours_defer_until_the_window_ends_and_the_age_limit_still_applies(
+def test_quiet_hours_defer_until_the_window_ends_then_the_age_limit_applies(
         engine: Engine) -> None:
     policy = Policy(engine, quiet_hours__window="22:00-07:00", quiet_hours__mode="defer")
     night = datetime(2026, 11, 25, 23, 50, tzinfo=UTC)  # 06:50 local
-    waits = policy.attempt(A, B, night)
-    too_old = policy.attempt(A2, B, night)
-    policy.decide(night)
-    row = policy.row(waits)
-    assert (row.status, row.not_before) == ("recorded", datetime(2026, 11, 26, 0, 0,
-                                                                 tzinfo=UTC))
+    window_end = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)  # 07:00 local
+    on_time, late = policy.attempt(A, B, night), policy.attempt(A2, B2, night)
+    assert policy.decide(night).deferred == 2
+    row = policy.row(on_time)
+    assert (row.status, row.not_before) == ("recorded", window_end)
     assert "quiet hours 22:00-07:00 Asia/Ho_Chi_Minh" in row.policy_detail
     assert policy.decide(night + timedelta(minutes=5)).claimed == []  # not due yet
-    # At 07:00 local the first is due; with a 5-minute age limit the second expired.
-    with engine.begin() as connection:
-        connection.execute(Attempt.__table__.update().where(
-            Attempt.attempt_id == too_old).values(
-                occurred_at=night - timedelta(minutes=10)))
-    batch = policy.decide(night + timedelta(minutes=10), max_age=900)
-    assert [d.candidate.attempt_id for d in batch.claimed] == [waits]
-    assert policy.row(too_old).status == "failed"
-    assert policy.row(too_old).beep_outcome == "expired"
+    # The age limit counts from the window's end: 3 minutes after it, within 5 minutes.
+    batch = policy.decide(window_end + timedelta(minutes=3), max_age=300)
+    assert {d.candidate.attempt_id for d in batch.claimed} == {on_time, late}
+    assert {d.candidate.due_at for d in batch.claimed} == {window_end}
+
+
+def test_a_deferred_attempt_expires_when_not_beeped_within_the_age_limit_after_the_window(
+        engine: Engine) -> None:
+    policy = Policy(engine, quiet_hours__window="22:00-07:00", quiet_hours__mode="defer")
+    night = datetime(2026, 11, 25, 23, 50, tzinfo=UTC)
+    waits = policy.attempt(A, B, night)
+    policy.decide(night)
+    policy.decide(datetime(2026, 11, 26, 0, 10, tzinfo=UTC), max_age=300)  # 10 min > 5
+    assert (policy.row(waits).status, policy.row(waits).beep_outcome) == ("failed", "expired")
+
+
+@pytest.mark.parametrize(("max_delay", "expected"), [
+    ("36000", ("recorded", None)),  # deferred: 8.5 h to wait
+    ("3600", ("suppressed", Reason.QUIET_HOURS)),
+])
+def test_a_deferral_longer_than_max_delay_is_suppressed(
+        engine: Engine, max_delay: str, expected: tuple[str, str | None]) -> None:
+    policy = Policy(engine, quiet_hours__window="22:00-07:00", quiet_hours__mode="defer",
+                    quiet_hours__max_delay=max_delay)
+    evening = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)  # 22:30 local
+    assert beep(policy, A, B, evening) == expected
 
 
 def test_quiet_hours_in_suppress_mode(engine: Engine) -> None:
