@@ -194,10 +194,7 @@ def decide_due(engine: Engine, planner: Callable[[policy_sql.Candidate, datetime
     expired = expire_stale(engine, cutoff)
     if expired:
         logger.warning("%d attempts expired before they could be beeped", expired)
-    batch = policy_sql.DecisionBatch()
-    for candidate in policy_sql.candidates(engine, cutoff, now, limit):
-        policy_sql.decide(engine, candidate, planner(candidate, now), now, batch)
-    return batch
+    return policy_sql.decide_batch(engine, planner, cutoff, now, limit)
 
 
 def _purged(removed: int) -> None:

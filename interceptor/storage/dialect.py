@@ -10,7 +10,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 def upsert_insert(bind: Engine | Connection, table: Table) -> Any:
     """The backend's ``insert()`` that offers ``on_conflict_do_nothing/do_update``."""
-    name = bind.dialect.name
+    return upsert_insert_for(bind.dialect.name, table)
+
+
+def upsert_insert_for(name: str, table: Table) -> Any:
     if name == "postgresql":
         return postgresql.insert(table)
     if name == "sqlite":

@@ -107,13 +107,14 @@ class Interceptor:
                                client_peer="cscf1", caller_e164=caller, callee_e164=callee,
                                callee_class=callee_class)
         assert write_attempts(self.engine, [record]).inserted == 1
-        [candidate] = [found for found in policy_sql.candidates(
-            self.engine, at - timedelta(seconds=60), at, 1000)
-            if found.attempt_id == record.attempt_id]
         planned = plan(self.thresholds(), self.policy.zone, caller=caller, callee=callee,
                        callee_class=callee_class, now=at)
         batch = policy_sql.DecisionBatch()
-        policy_sql.decide(self.engine, candidate, planned, at, batch)
+        with self.engine.connect() as connection:
+            [candidate] = [found for found in policy_sql.candidates(
+                connection, at - timedelta(seconds=60), at, 1000)
+                if found.attempt_id == record.attempt_id]
+            policy_sql.decide(connection, candidate, planned, at, batch)
         return batch
 
     def allowed(self, caller: str, callee: str, at: datetime) -> None:
