@@ -32,8 +32,11 @@ class Interceptor(service.MultiService):
         if config.recording is not None:
             self.side_work = SideWorkService(config, reactor, log_level)
             self.side_work.setServiceParent(self)
-            self.tap = OutOfCreditTap(OutOfCreditClassifier(config.recording.detection),
-                                      self.side_work.channel, now=reactor.seconds)
+            detection = config.recording.detection
+            self.tap = OutOfCreditTap(OutOfCreditClassifier(detection),
+                                      self.side_work.channel, now=reactor.seconds,
+                                      voice_contexts=detection.voice_contexts)
+            self.side_work.channel.watch_listeners.append(self.tap.set_watches)
         self.agent_service = DiameterAgentService(config.relay, reactor,
                                                   observer=self.tap, seed=seed)
         self.agent_service.setServiceParent(self)

@@ -40,7 +40,8 @@ class RelayObserver(Protocol):
     """
 
     # When set, only answers containing these bytes are passed (a C-speed test the
-    # agent makes itself, so the other answers cost nothing more than that).
+    # agent makes itself, so the other answers cost nothing more than that). Read for
+    # each answer: an observer may widen it (None) while it needs to see every answer.
     answer_filter: bytes | None
 
     def answer_relayed(self, request: bytes, answer: bytes, origin: Peer,
@@ -128,7 +129,6 @@ class DiameterAgent:
         self._applications = frozenset(config.identity.auth_application_ids)
         self._max_pending = config.limits.max_pending_requests
         self._request_timeout = config.timers.request_timeout
-        self._answer_filter = observer.answer_filter if observer is not None else None
         self._sweeper = task.LoopingCall(self._sweep)
         self._sweeper.clock = clock
         self._stop_phase = 0
@@ -383,8 +383,8 @@ class DiameterAgent:
         self.counters.answers_relayed += 1
         entry.origin.send(codec.with_hop_by_hop(message, entry.original_hop_by_hop))
         observer = self.observer
-        if observer is not None and (self._answer_filter is None
-                                     or self._answer_filter in message) \
+        if observer is not None and ((answer_filter := observer.answer_filter) is None
+                                     or answer_filter in message) \
                 and message[5:8] == _CREDIT_CONTROL:
             origin_peer, target_peer = entry.origin.peer, target.peer
             if origin_peer is not None and target_peer is not None:
