@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from interceptor.callbacks.config import CallbacksConfig, parse_callbacks
 from interceptor.config.errors import ConfigError
 from interceptor.config.reader import Section, read_yaml_file
 from interceptor.config.relay import RelayConfig, parse_relay
 from interceptor.detection.config import DetectionConfig, parse_detection
+from interceptor.metrics.config import MetricsConfig, parse_metrics
 from interceptor.numbers import NumberingConfig, parse_numbering
 from interceptor.sip.config import SipConfig, parse_sip
 from interceptor.storage.config import DatabaseConfig, parse_database
@@ -29,6 +31,8 @@ class InterceptorConfig:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     recording: RecordingConfig | None = None
     sip: SipConfig | None = None  # beeps: None when the section is absent
+    callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
+    metrics: MetricsConfig | None = None  # /metrics and /status: None when absent
     source: str = "<memory>"
     base_dir: Path | None = None
     raw: Any = field(default=None, compare=False, repr=False)  # for the side-work process
@@ -52,8 +56,11 @@ def parse_config(raw: Any, source: str = "<memory>",
     sip = parse_sip(root.section("sip")) if root.has("sip") else None
     if sip is not None and recording is None:
         raise ConfigError("beeps need detection enabled", ("sip",))
+    callbacks = parse_callbacks(root.section("callbacks"))
+    metrics = parse_metrics(root.section("metrics")) if root.has("metrics") else None
     root.reject_unknown()
     return InterceptorConfig(relay=relay, database=database, recording=recording, sip=sip,
+                             callbacks=callbacks, metrics=metrics,
                              source=source, base_dir=base_dir, raw=raw)
 
 

@@ -11,6 +11,7 @@ start, unless older than the age limit).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -89,6 +90,8 @@ class BeepScheduler(service.Service):
         self._unsaved: list[BeepResult] = []
         self._saving = False
         self.counters = BeepCounters()
+        # Called with each batch of outcomes once it is saved (callback watches, metrics).
+        self.on_saved: list[Callable[[Sequence[BeepResult]], None]] = []
 
     def startService(self) -> None:
         super().startService()
@@ -173,6 +176,11 @@ class BeepScheduler(service.Service):
 
         def saved(_: object) -> None:
             self._saving = False
+            for listener in self.on_saved:
+                try:
+                    listener(batch)
+                except Exception:
+                    logger.exception("beep outcome listener failed")
             if self._unsaved:
                 self.clock.callLater(0.05, self._save)
 
