@@ -11,6 +11,8 @@ from typing import Any
 import click
 
 from cli.admin import attempts, blacklist, db, mnp
+from cli.admin.report import report
+from cli.status import status
 from interceptor import __version__
 from interceptor.config import ConfigError
 from interceptor.config.loader import load_config
@@ -100,3 +102,5 @@ main.add_command(blacklist)
 main.add_command(attempts)
 main.add_command(mnp)
 main.add_command(db)
+main.add_command(report)
+main.add_command(status)

@@ -21,6 +21,7 @@ from interceptor.diameter import codec, messages
 from interceptor.diameter.connection import PeerConnection, State
 from interceptor.diameter.messages import MessageFactory
 from interceptor.diameter.routing import NoRoute, RoutingTable
+from interceptor.metrics.histogram import LATENCY_BUCKETS, Buckets
 from interceptor.reactor_types import Clock
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class Peer:
         self.connection: PeerConnection | None = None
         self.dialling: PeerConnection | None = None  # our connection awaiting CEA
         self.connector: OutboundConnectorLike | None = None
+        # Relayed messages received from this peer: (command code << 1 | request) -> n.
+        self.received: dict[int, int] = {}
 
     @property
     def usable(self) -> bool:
@@ -124,6 +127,10 @@ class DiameterAgent:
         self._own_identity = config.identity.origin_host.lower().encode()
         self._names: dict[bytes, str] = {}
         self.counters = RelayCounters()
+        # Round trip through the agent (request in to answer out), sampled: one answer in
+        # latency_mask + 1 is timed, into bucket counters (no lock, reactor thread only).
+        self.latency = Buckets(LATENCY_BUCKETS)
+        self.latency_mask = 63
         # Hot-path copies of configuration values (attribute chains cost microseconds).
         self._relay_all_applications = config.identity.advertise_relay
         self._applications = frozenset(config.identity.auth_application_ids)
@@ -381,6 +388,9 @@ class DiameterAgent:
             return
         del self.pending[hop_by_hop]
         self.counters.answers_relayed += 1
+        if not hop_by_hop & self.latency_mask:  # hop-by-hop ids are sequential: 1 in N
+            self.latency.observe(self.clock.seconds() - entry.deadline
+                                 + self._request_timeout)
         entry.origin.send(codec.with_hop_by_hop(message, entry.original_hop_by_hop))
         observer = self.observer
         if observer is not None and ((answer_filter := observer.answer_filter) is None

@@ -58,6 +58,9 @@ class PeerConnection:
         self._timer: DelayedCall | None = None
         self._rng = rng or random.Random()
         self.lost = False
+        # Relayed messages received, by (command code << 1 | request bit): the peer's
+        # counts once it is known (see _open), so they outlive this connection.
+        self.received: dict[int, int] = {}
 
     def __repr__(self) -> str:
         name = self.peer.name if self.peer else self.remote_ip
@@ -81,10 +84,14 @@ class PeerConnection:
         if code in codec.BASE_COMMANDS or not (self.state is State.OPEN
                                                or self.state is State.CLOSING):
             self._base_message(code, message)
-        elif message[4] & codec.FLAG_REQUEST:
-            self.agent.relay_request(self, message)
         else:
-            self.agent.relay_answer(self, message)
+            received = self.received
+            key = code << 1 | message[4] >> 7
+            received[key] = received.get(key, 0) + 1
+            if message[4] & codec.FLAG_REQUEST:
+                self.agent.relay_request(self, message)
+            else:
+                self.agent.relay_answer(self, message)
 
     def framing_error(self, reason: str, header: bytes | None, result: int | None) -> None:
         logger.warning("closing %r: %s", self, reason)
@@ -217,6 +224,7 @@ class PeerConnection:
     def _open(self, capabilities: messages.PeerCapabilities) -> None:
         assert self.peer is not None
         self.state = State.OPEN
+        self.received = self.peer.received
         self.route_record = codec.diameter_identity_avp(codec.AVP_ROUTE_RECORD,
                                                         capabilities.origin_host)
         logger.info("peer %s open (%s, %s, product %r)", self.peer.name,

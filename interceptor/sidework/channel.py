@@ -304,6 +304,11 @@ class WorkerChannel:
                     deferred.callback(None)
 
     @property
+    def running(self) -> bool:
+        """The worker process is up (started and not ended)."""
+        return self._ready
+
+    @property
     def backlog(self) -> int:
         return len(self._unacked)
 

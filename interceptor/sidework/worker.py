@@ -22,6 +22,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ from interceptor.detection.attempts import AttemptFactory
 from interceptor.diameter import codec
 from interceptor.metrics.histogram import RING_BUCKETS, Buckets
 from interceptor.reactor_types import Reactor
+from interceptor.reports.figures import Report, build_report
+from interceptor.reports.query import ReportQuery
 from interceptor.runtime import freeze_startup_heap
 from interceptor.sidework.beeps import BeepScheduler
 from interceptor.sidework.events import (
@@ -57,6 +60,9 @@ from interceptor.storage import AttemptRecord, StorageService
 from interceptor.storage.beeps import BeepResult
 
 logger = logging.getLogger(__name__)
+
+
+TODAY_REFRESH = 30.0  # seconds between refreshes of today's figures
 
 
 @dataclass
@@ -104,6 +110,11 @@ class SideWork(service.MultiService):
         self._callback_tokens = 0
         # More figures for the stats snapshot, by name (e.g. "sms" from the SMS sender).
         self.stats_sources: dict[str, Callable[[], Any]] = {}
+        # Today's report figures (UTC day), refreshed from SQL for `beepcall status`.
+        self.today: dict[str, Any] | None = None
+        self._today_loop = task.LoopingCall(self._refresh_today)
+        self._today_loop.clock = reactor
+        self._reactor = reactor
         self.ready: defer.Deferred[None] = defer.Deferred()
         # Events in arrival order with the attempt each became (None: no attempt); the
         # relay is acknowledged up to the first one whose attempt is not yet durable.
@@ -124,10 +135,13 @@ class SideWork(service.MultiService):
         if self.beeps is not None:
             beeps = self.beeps
             self.ready.addCallback(lambda _: beeps.startService())
+        self.ready.addCallback(self._start_today)
 
     @defer.inlineCallbacks
     def stopService(self) -> Any:
         service.Service.stopService(self)
+        if self._today_loop.running:
+            self._today_loop.stop()
         if self.beeps is not None and self.beeps.running:
             yield self.beeps.stopService()
         if self.callbacks is not None:
@@ -180,6 +194,21 @@ class SideWork(service.MultiService):
 
         done.addBoth(finished)
 
+    def _start_today(self, _: object) -> None:
+        self._today_loop.start(TODAY_REFRESH, now=True)  # its Deferred fires at stop
+
+    def _refresh_today(self) -> None:
+        now = datetime.fromtimestamp(self._reactor.seconds(), UTC)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        query = ReportQuery(midnight, now + timedelta(seconds=1))
+        job = self.storage.runner.run(build_report, self.storage.engine, query)
+
+        def done(report: Report) -> None:
+            self.today = {"since": midnight.isoformat(), **report.total.as_dict()}
+
+        job.addCallbacks(done, lambda failure: logger.debug(
+            "today's figures not refreshed: %s", failure.getErrorMessage()))
+
     def _beeps_saved(self, results: Sequence[BeepResult]) -> None:
         for result in results:
             if result.ring_time_ms is not None:
@@ -200,6 +229,7 @@ class SideWork(service.MultiService):
                          "database_up": recorder.database_up},
             "ring_time": self.ring_times.as_dict(),
             "breakers": {},
+            "today": self.today,
         }
         if self.beeps is not None:
             beeps = self.beeps.counters
