@@ -62,7 +62,7 @@ from interceptor.storage.beeps import BeepResult
 logger = logging.getLogger(__name__)
 
 
-TODAY_REFRESH = 30.0  # seconds between refreshes of today's figures
+TODAY_REFRESH_RATIO = 15  # today's figures: refreshed every 15 stats snapshots (30 s)
 
 
 @dataclass
@@ -115,6 +115,8 @@ class SideWork(service.MultiService):
         self._today_loop = task.LoopingCall(self._refresh_today)
         self._today_loop.clock = reactor
         self._reactor = reactor
+        stats_interval = config.metrics.stats_interval if config.metrics is not None else 2.0
+        self.today_refresh = stats_interval * TODAY_REFRESH_RATIO
         self.ready: defer.Deferred[None] = defer.Deferred()
         # Events in arrival order with the attempt each became (None: no attempt); the
         # relay is acknowledged up to the first one whose attempt is not yet durable.
@@ -195,7 +197,7 @@ class SideWork(service.MultiService):
         done.addBoth(finished)
 
     def _start_today(self, _: object) -> None:
-        self._today_loop.start(TODAY_REFRESH, now=True)  # its Deferred fires at stop
+        self._today_loop.start(self.today_refresh, now=True)  # its Deferred fires at stop
 
     def _refresh_today(self) -> None:
         now = datetime.fromtimestamp(self._reactor.seconds(), UTC)

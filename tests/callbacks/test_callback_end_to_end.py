@@ -59,12 +59,14 @@ def _config(database_url: str, spool: Path, sipp_port: int,
 
 
 @pytest_twisted.inlineCallbacks
-def _beeped(database_url: str, tmp_path: Path, callbacks: dict[str, Any]) -> Any:
+def beeped(database_url: str, tmp_path: Path, callbacks: dict[str, Any],
+           extra: dict[str, Any] | None = None) -> Any:
     """An interceptor whose attempt A->B has been beeped (rang) and is watched."""
     upgrade(database_url)
     sipp = SippUas("ring_cancel.xml", tmp_path, calls=1).start()
     ocs = RecordingOcs("ocs1.test", _ocs)
-    raw = _config(database_url, tmp_path / "spool", sipp.port, callbacks)
+    raw = {**_config(database_url, tmp_path / "spool", sipp.port, callbacks),
+           **(extra or {})}
     raw["peers"]["ocs"][0]["port"] = ocs.listen()
     interceptor = Interceptor(parse_config(raw), reactor, seed=3)
     interceptor.startService()
@@ -82,7 +84,7 @@ def _beeped(database_url: str, tmp_path: Path, callbacks: dict[str, Any]) -> Any
     return interceptor, client, ocs, sipp
 
 
-def _b_calls_a(session: str, request_type: int = 1, number: int = 0,
+def b_calls_a(session: str, request_type: int = 1, number: int = 0,
                used: int | None = None, hop: int = 10) -> bytes:
     call = CallAttempt(session, CLIENT_HOST, "client.test", "ocs.test", caller=B,
                        calling_party_address=f"tel:+{B}", called_party_address=f"0{A[2:]}",
@@ -99,18 +101,18 @@ def _attempt(engine: Any) -> Any:
 @pytest_twisted.inlineCallbacks
 def test_callback_within_the_window_is_linked_and_charged(database_url: str,
                                                           tmp_path: Path) -> Any:
-    interceptor, client, ocs, sipp = yield _beeped(
+    interceptor, client, ocs, sipp = yield beeped(
         database_url, tmp_path, {"window": 1800, "tariffs": {"on_net": 600}})
     engine = make_engine(database_url)
     tap = interceptor.tap
     try:
-        answer = yield client.request(_b_calls_a("b-calls-a;1"))
+        answer = yield client.request(b_calls_a("b-calls-a;1"))
         assert codec.result_code(answer) == SUCCESS
         yield wait_until(lambda: _attempt(engine).callback_at is not None, timeout=10)
         # The linked session is followed: its Session-Id is watched at the relay.
         yield wait_until(lambda: b"b-calls-a;1" in tap.sessions, timeout=10)
-        yield client.request(_b_calls_a("b-calls-a;1", UPDATE, 1, used=60, hop=11))
-        yield client.request(_b_calls_a("b-calls-a;1", TERMINATE, 2, used=35, hop=12))
+        yield client.request(b_calls_a("b-calls-a;1", UPDATE, 1, used=60, hop=11))
+        yield client.request(b_calls_a("b-calls-a;1", TERMINATE, 2, used=35, hop=12))
         yield wait_until(lambda: _attempt(engine).callback_charged_seconds == 95, timeout=10)
         yield wait_until(lambda: b"b-calls-a;1" not in tap.sessions, timeout=10)
     finally:
@@ -134,7 +136,7 @@ def test_callback_within_the_window_is_linked_and_charged(database_url: str,
 
 @pytest_twisted.inlineCallbacks
 def test_callback_after_the_window_is_not_linked(sqlite_url: str, tmp_path: Path) -> Any:
-    interceptor, client, ocs, sipp = yield _beeped(
+    interceptor, client, ocs, sipp = yield beeped(
         sqlite_url, tmp_path, {"window": 1, "sweep_interval": 0.1})
     engine = make_engine(sqlite_url)
     tap = interceptor.tap
@@ -142,7 +144,7 @@ def test_callback_after_the_window_is_not_linked(sqlite_url: str, tmp_path: Path
         # The window ends: the watches expire in the side work and at the relay.
         yield wait_until(lambda: not tap.subscribers and not tap.sessions, timeout=10)
         assert tap.answer_filter is not None  # back to the plain out-of-credit test
-        answer = yield client.request(_b_calls_a("late;1"))
+        answer = yield client.request(b_calls_a("late;1"))
         assert codec.result_code(answer) == SUCCESS
         with engine.connect() as connection:
             left = connection.execute(select(CallbackWatch)).all()
