@@ -59,8 +59,23 @@ class Peer:
         self.connection: PeerConnection | None = None
         self.dialling: PeerConnection | None = None  # our connection awaiting CEA
         self.connector: OutboundConnectorLike | None = None
-        # Relayed messages received from this peer: (command code << 1 | request) -> n.
-        self.received: dict[int, int] = {}
+        # Relayed messages received on this peer's closed connections:
+        # (command code << 1 | request bit) -> count.
+        self.received_before: dict[int, int] = {}
+
+    def add_received(self, counts: dict[int, int]) -> None:
+        for key, count in counts.items():
+            self.received_before[key] = self.received_before.get(key, 0) + count
+
+    @property
+    def received(self) -> dict[int, int]:
+        """Relayed messages received from this peer, over all its connections."""
+        totals = dict(self.received_before)
+        connection = self.connection
+        if connection is not None and not connection.lost:
+            for key, count in connection.received_counts().items():
+                totals[key] = totals.get(key, 0) + count
+        return totals
 
     @property
     def usable(self) -> bool:

@@ -58,9 +58,11 @@ class PeerConnection:
         self._timer: DelayedCall | None = None
         self._rng = rng or random.Random()
         self.lost = False
-        # Relayed messages received, by (command code << 1 | request bit): the peer's
-        # counts once it is known (see _open), so they outlive this connection.
-        self.received: dict[int, int] = {}
+        # Relayed messages received on this connection (added to the peer's totals when
+        # it is lost): plain ints; other commands than Credit-Control also by code.
+        self.requests_received = 0
+        self.answers_received = 0
+        self.other_received: dict[int, int] = {}  # command code << 1 | request bit
 
     def __repr__(self) -> str:
         name = self.peer.name if self.peer else self.remote_ip
@@ -84,14 +86,29 @@ class PeerConnection:
         if code in codec.BASE_COMMANDS or not (self.state is State.OPEN
                                                or self.state is State.CLOSING):
             self._base_message(code, message)
+        elif message[4] & codec.FLAG_REQUEST:
+            self.requests_received += 1
+            if code != codec.CMD_CREDIT_CONTROL:
+                self._count_other(code << 1 | 1)
+            self.agent.relay_request(self, message)
         else:
-            received = self.received
-            key = code << 1 | message[4] >> 7
-            received[key] = received.get(key, 0) + 1
-            if message[4] & codec.FLAG_REQUEST:
-                self.agent.relay_request(self, message)
-            else:
-                self.agent.relay_answer(self, message)
+            self.answers_received += 1
+            if code != codec.CMD_CREDIT_CONTROL:
+                self._count_other(code << 1)
+            self.agent.relay_answer(self, message)
+
+    def _count_other(self, key: int) -> None:
+        self.other_received[key] = self.other_received.get(key, 0) + 1
+
+    def received_counts(self) -> dict[int, int]:
+        """Relayed messages received: (command code << 1 | request bit) -> count."""
+        counts = dict(self.other_received)
+        other_requests = sum(n for key, n in counts.items() if key & 1)
+        other_answers = sum(n for key, n in counts.items() if not key & 1)
+        cc = codec.CMD_CREDIT_CONTROL << 1
+        counts[cc | 1] = self.requests_received - other_requests
+        counts[cc] = self.answers_received - other_answers
+        return {key: n for key, n in counts.items() if n}
 
     def framing_error(self, reason: str, header: bytes | None, result: int | None) -> None:
         logger.warning("closing %r: %s", self, reason)
@@ -100,6 +117,8 @@ class PeerConnection:
 
     def connection_lost(self, reason: Failure) -> None:
         self.lost = True
+        if self.peer is not None:
+            self.peer.add_received(self.received_counts())
         previous = self.state
         self.state = State.CLOSED
         self._cancel_timer()
@@ -224,7 +243,6 @@ class PeerConnection:
     def _open(self, capabilities: messages.PeerCapabilities) -> None:
         assert self.peer is not None
         self.state = State.OPEN
-        self.received = self.peer.received
         self.route_record = codec.diameter_identity_avp(codec.AVP_ROUTE_RECORD,
                                                         capabilities.origin_host)
         logger.info("peer %s open (%s, %s, product %r)", self.peer.name,
