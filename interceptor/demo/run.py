@@ -113,6 +113,7 @@ class DemoStats:
     results: Counter[str] = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)
     attempts: int = 0
+    voice_refusals: int = 0  # the data ones never become attempts
     callbacks: int = 0
     topped_up: int = 0
 
@@ -191,6 +192,8 @@ def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], No
             handed = tap.counters.candidates
             note = "  -> out of credit: to side work" if handed > stats.attempts else ""
             stats.attempts = handed
+            if note and not data:
+                stats.voice_refusals += 1
             echo(f"{time.strftime('%H:%M:%S')}  {caller:>12} -> "
                  f"{'(data)' if data else callee:<12} "
                  f"{'Gy data' if data else 'IMS voice':<11} {label}  [{elapsed:.1f} ms]"
@@ -198,7 +201,7 @@ def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], No
             yield task.deferLater(reactor, interval, lambda: None)
             if number % 20 == 0 and number < calls:
                 _summary(database_url, started_at, echo, f"So far ({number} calls)")
-        yield _beeps_settled(reactor, database_url, stats.attempts)
+        yield _beeps_settled(reactor, database_url, stats.voice_refusals)
         _summary(database_url, started_at, echo, "After the calls and their beeps")
         yield _callbacks(reactor, client, tap, database_url, broke, rng, echo, stats)
         yield client.disconnect()
@@ -264,8 +267,10 @@ def _callbacks(reactor: Any, client: SimplePeer, tap: Any, database_url: str,
     echo("Some callees saw the missed call and call back; one caller tops up:")
     ids = itertools.count(10_000)
     calls: list[tuple[str, str, str]] = []
-    for (a, b), row in sorted(pairs.items()):
-        if row.beep_outcome in ("rang", "answered") and rng.random() < 0.6:
+    rang = [(a, b) for (a, b), row in sorted(pairs.items())
+            if row.beep_outcome in ("rang", "answered") and b not in broke]
+    for index, (a, b) in enumerate(rang):
+        if index % 3 != 2:  # two callees in three call back
             calls.append((b, a, "callback"))
     failed = [(a, b) for (a, b), row in sorted(pairs.items())
               if row.beep_outcome not in ("rang", "answered")]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, column, inspect, literal, select, table
+from sqlalchemy import Connection, Integer, cast, column, inspect, null, select, table
 
 CAMPAIGN_COLUMN = "sms_campaign_id"
 
@@ -19,7 +19,7 @@ def campaign_expression(connection: Connection) -> Any:
     columns = {c["name"] for c in inspect(connection).get_columns("attempts")}
     if CAMPAIGN_COLUMN in columns:
         return column(CAMPAIGN_COLUMN)
-    return literal(None)
+    return cast(null(), Integer)
 
 
 def campaign_labels(connection: Connection, ids: Iterable[Any]) -> dict[Any, str]:

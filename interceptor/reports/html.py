@@ -4,6 +4,7 @@ no network) an operator opens in a browser."""
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
@@ -36,6 +37,8 @@ def bar_chart(title: str, labels: Sequence[str], series: Sequence[Series], *,
     left, bottom, top = 48, 48, 28
     plot_w, plot_h = width - left - 12, height - bottom - top
     peak = max((v for s in series for v in s.values), default=0.0) or 1.0
+    if not percent:
+        peak = float(-(-math.ceil(peak) // 4) * 4)  # a multiple of 4: integer ticks
     n = max(len(labels), 1)
     slot = plot_w / n
     bar = max(slot * 0.8 / max(len(series), 1), 1.0)
@@ -68,7 +71,7 @@ def bar_chart(title: str, labels: Sequence[str], series: Sequence[Series], *,
                          f'y="{top + plot_h + 16}" class="a" text-anchor="middle">'
                          f'{_esc(label[-11:])}</text>')
     for k, serie in enumerate(series):
-        x = left + k * 130
+        x = left + k * 190
         parts.append(f'<rect x="{x}" y="{height - 16}" width="10" height="10" '
                      f'fill="{COLOURS[k % len(COLOURS)]}"/><text x="{x + 14}" '
                      f'y="{height - 7}" class="a">{_esc(serie.name)}</text>')
@@ -81,8 +84,6 @@ def bar_chart(title: str, labels: Sequence[str], series: Sequence[Series], *,
 
 def pie_chart(title: str, counts: dict[str, int], size: int = 260) -> str:
     """A donut of shares with a legend."""
-    import math
-
     total = sum(counts.values())
     cx = cy = size / 2
     radius, inner = size / 2 - 30, size / 4 - 10
@@ -128,8 +129,14 @@ def delay_histogram(delays_s: Sequence[float], window_min: int = 30) -> tuple[li
         minutes = delay / 60
         index = min(int(minutes // 2), len(edges) - 1)
         counts[index] += 1
-    labels = [f"{edge}-{edge + 2}m" for edge in edges[:-1]] + [f">{edges[-1]}m"]
+    labels = [f"{edge}-{edge + 2}" for edge in edges[:-1]] + [f">{edges[-1]}"]
     return labels, counts
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
 
 
 def _tile(title: str, value: str, note: str = "") -> str:
@@ -158,8 +165,7 @@ def render_page(total: Report, over_time: Report, by_class: Report, by_campaign:
               f"rang -> callback {_percent(t.rang_callback_rate)}"),
         _tile("within 5 / 15 / 30 min", " / ".join(_percent(t.rate_within(m))
                                                     for m in (5, 15, 30))),
-        _tile("median time to callback",
-              "-" if t.median_delay_s is None else f"{t.median_delay_s / 60:.1f} min"),
+        _tile("median time to callback", _duration(t.median_delay_s)),
         _tile("charged minutes", f"{t.charged_minutes:,.1f}",
               f"{t.callbacks} callbacks, {t.topped_up} topped up, {t.after_sms} after SMS"),
         _tile("estimated revenue", f"{t.revenue:,.2f} {currency}".strip()),
@@ -173,7 +179,7 @@ def render_page(total: Report, over_time: Report, by_class: Report, by_campaign:
             Series("rang", [g.rang for g in over_time.groups]),
             Series("callbacks", [g.callbacks for g in over_time.groups])]),
         pie_chart("Beep outcome mix", t.beeps),
-        bar_chart("Callback delay distribution (callbacks per 2 minutes)",
+        bar_chart("Callback delay distribution (callbacks per 2 minutes after the beep)",
                   *_delay_args(total.delays_s)),
         bar_chart("Callback rate by callee class", *_rates(by_class), percent=True),
         bar_chart("Callback rate by campaign", *_rates(by_campaign), percent=True),

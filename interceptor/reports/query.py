@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, literal, select
+from sqlalchemy import Connection, case, func, literal, select, text
 
 from interceptor.reports.campaigns import campaign_expression, campaign_label, campaign_labels
 from interceptor.storage.models import Attempt
@@ -82,7 +82,8 @@ def count_rows(connection: Connection, query: ReportQuery) -> list[CountRow]:
                         .label("charged"),
                         func.coalesce(func.sum(Attempt.callback_revenue), 0).label("revenue"))
                  .where(Attempt.occurred_at >= query.since, Attempt.occurred_at < query.until)
-                 .group_by(*columns))
+                 .group_by(*(text(str(position + 1))  # ordinals: PostgreSQL
+                             for position in range(len(columns)))))  # and SQLite alike
     rows = connection.execute(statement).all()
     labels = campaign_labels(connection, (row.grp for row in rows)) \
         if query.by == "campaign" else {}
