@@ -138,7 +138,8 @@ def link_call(engine: Engine, start: CallStart, config: CallbacksConfig) -> Link
                    CallbackWatch.kind.in_((CALLEE, CALLER)),
                    CallbackWatch.notified_at <= start.at,
                    CallbackWatch.expires_at > start.at)
-            .order_by(CallbackWatch.notified_at.desc())).all()
+            .order_by(CallbackWatch.notified_at.desc(),
+                      CallbackWatch.kind.asc())).all()  # "callee" (callback) first
         watch = next((w for w in candidates
                       if w.other_e164 is not None and watch_key(w.other_e164) == called_key),
                      None)
