@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 import pytest_twisted
+from click.testing import CliRunner
 from twisted.internet import threads
 
+from cli.main import main
 from interceptor.demo.traffic import TERMINATE
 from interceptor.metrics.collector import METRIC_NAMES
 from tests.callbacks.test_callback_end_to_end import b_calls_a, beeped
@@ -73,6 +75,7 @@ def test_every_metric_is_scraped_over_http(sqlite_url: str, tmp_path: Path) -> A
                          .get("callbacks") == 1, timeout=10)
         code, text = yield _get(f"{base}/metrics")
         status_code, status_text = yield _get(f"{base}/status")
+        cli = yield threads.deferToThread(CliRunner().invoke, main, ["status", "--url", base])
     finally:
         yield interceptor.stopService()
         yield ocs.port.stopListening()
@@ -106,6 +109,10 @@ def test_every_metric_is_scraped_over_http(sqlite_url: str, tmp_path: Path) -> A
     assert set(status["queues"]) >= {"pending_requests", "sidework_unacknowledged",
                                      "recorder", "beeps", "sms"}
     assert status["today"]["attempts"] == 1 and status["today"]["rang"] == 1
+    assert cli.exit_code == 0, cli.output
+    assert "ocs1.test" in cli.output and "side work: up" in cli.output
+    assert "today (UTC): 1 attempts, 0 suppressed, 1 beeps (1 rang)" in cli.output
+    assert "1 callbacks (rate 100.0%" in cli.output
 
     # The Grafana dashboard only uses metrics this scrape has.
     dashboard = json.loads(DASHBOARD.read_text())
