@@ -24,16 +24,16 @@ def test_current_then_upgrade_then_current(empty_database_url: str) -> None:
     url = ["--database-url", empty_database_url]
     before = invoke(["db", "current", *url])
     assert before.exit_code == 0, before.output
-    assert before.stdout.endswith(": not initialised (head is 0002)\n")
+    assert before.stdout.endswith(": not initialised (head is 0005)\n")
     assert invoke(["db", "current", "--check", *url]).exit_code == 1
 
     upgraded = invoke(["db", "upgrade", *url])
     assert upgraded.exit_code == 0, upgraded.output
-    assert upgraded.stdout.endswith(": upgraded base -> 0002\n")
-    assert invoke(["db", "current", *url]).stdout.endswith(": 0002 (head)\n")
+    assert upgraded.stdout.endswith(": upgraded base -> 0005\n")
+    assert invoke(["db", "current", *url]).stdout.endswith(": 0005 (head)\n")
     assert invoke(["db", "current", "--check", *url]).exit_code == 0
     again = invoke(["db", "upgrade", *url])
-    assert again.stdout.endswith(": already at 0002\n")
+    assert again.stdout.endswith(": already at 0005\n")
 
     listed = invoke(["blacklist", "list", *url])
     assert listed.exit_code == 0
