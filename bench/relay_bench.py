@@ -34,7 +34,7 @@ log = logging.getLogger("relay_bench")
 DEFAULT_CONFIGS = ("direct", "interceptor", "interceptor+recording", "freeDiameter")
 # haproxy: a yardstick for the load side, not a Diameter agent; interceptor+beeps: the
 # relay's latency while the side work beeps a SIPp UAS (use --skip-saturation).
-OPTIONAL_CONFIGS = ("haproxy", "interceptor+beeps")
+OPTIONAL_CONFIGS = ("interceptor+recording+watching", "haproxy", "interceptor+beeps")
 FULL = {"duration": 10.0, "warmup": 2.0, "drain": 5.0}
 QUICK = {"duration": 2.0, "warmup": 0.5, "drain": 2.0}
 

@@ -11,6 +11,8 @@ from typing import Any
 import click
 
 from cli.admin import attempts, blacklist, db, mnp, policy, thresholds
+from cli.admin.report import report
+from cli.status import status
 from interceptor import __version__
 from interceptor.config import ConfigError
 from interceptor.config.loader import load_config
@@ -102,3 +104,5 @@ main.add_command(mnp)
 main.add_command(db)
 main.add_command(thresholds)
 main.add_command(policy)
+main.add_command(report)
+main.add_command(status)

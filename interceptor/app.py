@@ -11,6 +11,8 @@ from twisted.internet.error import CannotListenError
 from interceptor.config.loader import InterceptorConfig
 from interceptor.detection.answer import OutOfCreditClassifier
 from interceptor.diameter.service import DiameterAgentService
+from interceptor.metrics.collector import InterceptorCollector
+from interceptor.metrics.server import MetricsService
 from interceptor.reactor_types import Reactor
 from interceptor.runtime import freeze_startup_heap
 from interceptor.sidework.service import SideWorkService
@@ -32,11 +34,22 @@ class Interceptor(service.MultiService):
         if config.recording is not None:
             self.side_work = SideWorkService(config, reactor, log_level)
             self.side_work.setServiceParent(self)
-            self.tap = OutOfCreditTap(OutOfCreditClassifier(config.recording.detection),
-                                      self.side_work.channel, now=reactor.seconds)
+            detection = config.recording.detection
+            self.tap = OutOfCreditTap(OutOfCreditClassifier(detection),
+                                      self.side_work.channel, now=reactor.seconds,
+                                      voice_contexts=detection.voice_contexts)
+            self.side_work.channel.watch_listeners.append(self.tap.set_watches)
         self.agent_service = DiameterAgentService(config.relay, reactor,
                                                   observer=self.tap, seed=seed)
         self.agent_service.setServiceParent(self)
+        self.metrics: MetricsService | None = None
+        if config.metrics is not None:
+            agent = self.agent_service.agent
+            agent.latency_mask = config.metrics.latency_sample - 1
+            collector = InterceptorCollector(
+                agent, self.tap, self.side_work.channel if self.side_work else None)
+            self.metrics = MetricsService(config.metrics, collector, reactor)
+            self.metrics.setServiceParent(self)
 
 
 def run_forever(config: InterceptorConfig, log_level: str = "info") -> int:

@@ -166,6 +166,7 @@ class InterceptorRecording:
                                 capture_output=True, text=True, check=False, env=env)
         if result.returncode != 0:
             raise StartError(f"beepcall db upgrade failed: {result.stderr.strip()}")
+        self.prepare(self.database)
         relay = Interceptor(log_level=self.log_level, extra=self.extra(url, workdir),
                             name=self.name)
         return relay.start(children, workdir, stub_port, cpus)
@@ -174,11 +175,39 @@ class InterceptorRecording:
         return merged(RECORDING, {"database": {"url": url,
                                                "spool_dir": str(workdir / "spool")}})
 
+    def prepare(self, database: Path) -> None:
+        """Anything the database should hold before the interceptor starts."""
+
     def recorded(self) -> int | None:
         if self.database is None or not self.database.exists():
             return None
         with sqlite3.connect(self.database) as connection:
             return int(connection.execute("SELECT count(*) FROM attempts").fetchone()[0])
+
+
+class InterceptorWatching(InterceptorRecording):
+    """Recording, plus callback attribution watching 10,000 subscribers and 100 linked
+    sessions (none of them the generator's): every answer then takes the tap's
+    callback check, as on a live network where beeps are always recent."""
+
+    name = "interceptor+recording+watching"
+    WATCHED = 10_000
+    SESSIONS = 100
+
+    def version(self) -> str:
+        return (Interceptor().version() + f", detection on, attempts in SQLite, "
+                f"{self.WATCHED} subscribers and {self.SESSIONS} sessions watched")
+
+    def prepare(self, database: Path) -> None:
+        far = "2999-01-01 00:00:00.000000"
+        rows = [(f"bench-{n}", kind, f"{n:09d}", far, far)
+                for n in range(self.WATCHED // 2) for kind in ("callee", "caller")]
+        rows += [(f"bench-session-{n}", "session", f"bench-session;{n}", far, far)
+                 for n in range(self.SESSIONS)]
+        with sqlite3.connect(database) as connection:
+            connection.executemany(
+                "INSERT INTO callback_watches (attempt_id, kind, watch_key, notified_at, "
+                "expires_at) VALUES (?, ?, ?, ?, ?)", rows)
 
 
 def free_udp_port() -> int:
@@ -391,6 +420,7 @@ def all_relays(interceptor_log_level: str, interceptor_extra: dict[str, Any]
                            Interceptor(log_level=interceptor_log_level,
                                        extra=interceptor_extra),
                            InterceptorRecording(interceptor_log_level),
+                           InterceptorWatching(interceptor_log_level),
                            InterceptorBeeps(interceptor_log_level),
                            FreeDiameter(), HAProxy()]
     return {relay.name: relay for relay in relays}

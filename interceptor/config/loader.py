@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from interceptor.callbacks.config import CallbacksConfig, parse_callbacks
 from interceptor.config.errors import ConfigError
 from interceptor.config.reader import Section, read_yaml_file
 from interceptor.config.relay import RelayConfig, parse_relay
 from interceptor.detection.config import DetectionConfig, parse_detection
+from interceptor.metrics.config import MetricsConfig, parse_metrics
 from interceptor.numbers import NumberingConfig, parse_numbering
 from interceptor.policy.config import PolicyConfig, parse_policy
 from interceptor.sip.config import SipConfig, parse_sip
@@ -31,6 +33,8 @@ class InterceptorConfig:
     recording: RecordingConfig | None = None
     sip: SipConfig | None = None  # beeps: None when the section is absent
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
+    metrics: MetricsConfig | None = None  # /metrics and /status: None when absent
     source: str = "<memory>"
     base_dir: Path | None = None
     raw: Any = field(default=None, compare=False, repr=False)  # for the side-work process
@@ -56,9 +60,12 @@ def parse_config(raw: Any, source: str = "<memory>",
         raise ConfigError("beeps need detection enabled", ("sip",))
     policy = parse_policy(root.section("policy"),
                           sip_limits=None if sip is None else sip.limits)
+    callbacks = parse_callbacks(root.section("callbacks"))
+    metrics = parse_metrics(root.section("metrics")) if root.has("metrics") else None
     root.reject_unknown()
     return InterceptorConfig(relay=relay, database=database, recording=recording, sip=sip,
-                             policy=policy, source=source, base_dir=base_dir, raw=raw)
+                             policy=policy, callbacks=callbacks, metrics=metrics,
+                             source=source, base_dir=base_dir, raw=raw)
 
 
 def load_config(path: str | Path) -> InterceptorConfig:

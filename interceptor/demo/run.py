@@ -2,7 +2,10 @@
 
 A simulated CSCF/PGW sends voice and data CCRs through the interceptor to a simulated
 OCS, on loopback. Some subscribers have no credit, so the OCS answers 4012. Every
-exchange is printed as it passes.
+exchange is printed as it passes. The out-of-credit calls are beeped at a simulated SIP
+network; then some callees call back (a CCR-Initial from B to A, then CC-Time in CCR-
+Update/Terminate) and one caller tops up and calls again. A summary table shows the
+figures; at the end the HTML report is written beside the demo database.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +27,19 @@ from interceptor.app import Interceptor
 from interceptor.config.loader import parse_config
 from interceptor.demo.peers import PeerClientFactory, PeerServerFactory, SimplePeer
 from interceptor.demo.sip_network import DemoSipNetwork
+from interceptor.demo.summary import print_summary
 from interceptor.demo.traffic import (
     CONTEXT_GY_DATA,
     CONTEXT_IMS_VOICE,
     CREDIT_LIMIT_REACHED,
     SUCCESS,
+    TERMINATE,
     CallAttempt,
     cca,
     ccr,
 )
 from interceptor.diameter import codec
+from interceptor.reports.html import html_report
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt
@@ -71,18 +78,29 @@ def demo_config(ocs_port: int, database_url: str, spool_dir: str, sip_port: int,
         # The operator's defaults, except quiet hours: the demo should ring at any hour.
         "policy": {"timezone": "Asia/Ho_Chi_Minh",
                    "thresholds": {"quiet_hours": {"window": "off"}}},
+        # SMS (issue 6) plugs in here: an "sms" section with the demo SMSC's address.
+        "callbacks": {"window": 1800, "currency": CURRENCY, "tariffs": dict(TARIFFS)},
+        "metrics": {"listen": "127.0.0.1:0", "stats_interval": 0.5},
     }
 
 
-def demo_ocs_policy(request: bytes) -> bytes:
-    """Zero-balance callers get 4012 for voice, inside MSCC half of the time."""
+CURRENCY = "VND"
+TARIFFS = {"on_net": 1200, "off_net": 1500, "international": 6000}  # per minute
+
+
+def _subscriber(request: bytes) -> str:
     subscription = codec.find_avp(request, 443)
-    caller = ""
-    if subscription is not None:
-        data = codec.find_avp(request, 444, start=subscription.data_start,
-                              end=subscription.data_end)
-        caller = data.value(request).decode() if data else ""
-    if caller in BROKE:
+    if subscription is None:
+        return ""
+    data = codec.find_avp(request, 444, start=subscription.data_start,
+                          end=subscription.data_end)
+    return data.value(request).decode() if data else ""
+
+
+def demo_ocs_policy(request: bytes, broke: frozenset[str] | set[str] = BROKE) -> bytes:
+    """Zero-balance callers get 4012 for voice, inside MSCC half of the time."""
+    caller = _subscriber(request)
+    if caller in broke:
         in_mscc = int(caller[-1]) % 2 == 0
         if in_mscc:
             return cca(request, DEMO_OCS, "ocs.demo.beepcall", SUCCESS,
@@ -98,6 +116,9 @@ class DemoStats:
     results: Counter[str] = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)
     attempts: int = 0
+    voice_refusals: int = 0  # the data ones never become attempts
+    callbacks: int = 0
+    topped_up: int = 0
 
 
 def _result_label(answer: bytes) -> str:
@@ -120,7 +141,9 @@ def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], No
     rng = random.Random(seed)
     database_url = f"sqlite:///{workdir / 'beepcall-demo.db'}"
     upgrade(database_url)  # what `beepcall db upgrade` does
-    ocs_factory = PeerServerFactory(DEMO_OCS, "ocs.demo.beepcall", demo_ocs_policy)
+    broke = set(BROKE)  # a caller who tops up leaves it
+    ocs_factory = PeerServerFactory(DEMO_OCS, "ocs.demo.beepcall",
+                                    lambda request: demo_ocs_policy(request, broke))
     ocs_port = reactor.listenTCP(0, ocs_factory, interface="127.0.0.1")
     b_network = DemoSipNetwork(busy=BUSY)
     sip_port = reactor.listenUDP(0, b_network, interface="127.0.0.1")
@@ -135,7 +158,12 @@ def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], No
          f"{service.listening_port}; OCS simulator on 127.0.0.1:{ocs_port.getHost().port}")
     echo(f"attempts are recorded in {database_url}; B's SIP network (simulated) on "
          f"udp 127.0.0.1:{sip_port.getHost().port}")
+    if interceptor.metrics is not None:
+        port = interceptor.metrics.listening_port
+        echo(f"metrics on http://127.0.0.1:{port}/metrics, status on "
+             f"http://127.0.0.1:{port}/status")
     stats = DemoStats()
+    started_at = datetime.now(UTC) - timedelta(seconds=1)
     try:
         yield ocs_factory.connected
         client_factory = PeerClientFactory(DEMO_CLIENT, "cscf.demo.beepcall")
@@ -167,13 +195,19 @@ def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], No
             handed = tap.counters.candidates
             note = "  -> out of credit: to side work" if handed > stats.attempts else ""
             stats.attempts = handed
+            if note and not data:
+                stats.voice_refusals += 1
             echo(f"{time.strftime('%H:%M:%S')}  {caller:>12} -> "
                  f"{'(data)' if data else callee:<12} "
                  f"{'Gy data' if data else 'IMS voice':<11} {label}  [{elapsed:.1f} ms]"
                  f"{note}")
             yield task.deferLater(reactor, interval, lambda: None)
+            if number % 20 == 0 and number < calls:
+                _summary(database_url, started_at, echo, f"So far ({number} calls)")
+        yield _beeps_settled(reactor, database_url, stats.voice_refusals)
+        _summary(database_url, started_at, echo, "After the calls and their beeps")
+        yield _callbacks(reactor, client, tap, database_url, broke, rng, echo, stats)
         yield client.disconnect()
-        yield _beeps_settled(reactor, database_url, stats.attempts)
     finally:
         yield interceptor.stopService()
         yield ocs_port.stopListening()
@@ -186,7 +220,99 @@ def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], No
         echo(f"  {count:4d}  {label}")
     echo("")
     _print_attempts(database_url, echo)
+    echo("")
+    _summary(database_url, started_at, echo, "Beep Call: what the service did and earned")
+    report = workdir / "beepcall-report.html"
+    engine = make_engine(database_url)
+    try:
+        report.write_text(html_report(engine, started_at, datetime.now(UTC)
+                                      + timedelta(seconds=1), CURRENCY), encoding="utf-8")
+    finally:
+        engine.dispose()
+    echo(f"HTML report: {report} (open it in a browser; "
+         f"or: beepcall report --database-url {database_url} --html FILE)")
     return stats
+
+
+def _summary(database_url: str, since: datetime, echo: Callable[[str], None],
+             title: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        print_summary(engine, since, echo, CURRENCY, title)
+    finally:
+        engine.dispose()
+
+
+def _linked_rows(database_url: str) -> list[Any]:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(select(Attempt).order_by(Attempt.id)))
+    finally:
+        engine.dispose()
+
+
+@defer.inlineCallbacks
+def _callbacks(reactor: Any, client: SimplePeer, tap: Any, database_url: str,
+               broke: set[str], rng: random.Random, echo: Callable[[str], None],
+               stats: DemoStats) -> Any:
+    """Some beeped callees call back; one caller whose beep failed tops up and calls
+    again. Each call is a CCR-Initial the OCS accepts, then CC-Time in CCR-Terminate."""
+    rows = _linked_rows(database_url)
+    pairs: dict[tuple[str, str], Any] = {}
+    for row in rows:
+        if row.caller_e164 and row.callee_e164 and row.beep_outcome \
+                and row.callback_kind is None:
+            pairs[(row.caller_e164, row.callee_e164)] = row
+    if not pairs:
+        return
+    echo("")
+    echo("Some callees saw the missed call and call back; one caller tops up:")
+    ids = itertools.count(10_000)
+    calls: list[tuple[str, str, str]] = []
+    rang = [(a, b) for (a, b), row in sorted(pairs.items())
+            if row.beep_outcome in ("rang", "answered") and b not in broke]
+    for index, (a, b) in enumerate(rang):
+        if index % 3 != 2:  # two callees in three call back
+            calls.append((b, a, "callback"))
+    failed = [(a, b) for (a, b), row in sorted(pairs.items())
+              if row.beep_outcome not in ("rang", "answered")]
+    if failed:
+        calls.append((failed[0][0], failed[0][1], "topped up"))
+    for caller, callee, why in calls:
+        key = caller[-9:].encode()
+        waited = 0
+        while key not in tap.subscribers and waited < 50:  # watches reach the relay
+            yield task.deferLater(reactor, 0.1, lambda: None)
+            waited += 1
+        if why == "topped up":
+            broke.discard(caller)
+        number = next(ids)
+        session = f"{DEMO_CLIENT};{int(time.time())};{number}"
+        call = CallAttempt(session_id=session, origin_host=DEMO_CLIENT,
+                           origin_realm="cscf.demo.beepcall",
+                           destination_realm="ocs.demo.beepcall", caller=caller,
+                           calling_party_address=f"tel:+{caller}",
+                           called_party_address=f"tel:+{callee}")
+        answer = yield client.request(ccr(call, hop_by_hop=number, end_to_end=number))
+        seconds = rng.randint(15, 240)
+        echo(f"{time.strftime('%H:%M:%S')}  {caller:>12} -> {callee:<12} IMS voice   "
+             f"{_result_label(answer)}  ({why}; talks {seconds} s)")
+        yield task.deferLater(reactor, 0.3, lambda: None)
+        call.request_type, call.request_number, call.used_seconds = TERMINATE, 1, seconds
+        yield client.request(ccr(call, hop_by_hop=number + 50_000,
+                                 end_to_end=number + 50_000))
+        if why == "callback":
+            stats.callbacks += 1
+        else:
+            stats.topped_up += 1
+    expected = len(calls)
+    for _ in range(100):  # the side work links them and adds the CC-Time
+        rows = _linked_rows(database_url)
+        charged = [r for r in rows if r.callback_kind and r.callback_charged_seconds]
+        if len(charged) >= expected:
+            break
+        yield task.deferLater(reactor, 0.1, lambda: None)
 
 
 def _print_attempts(database_url: str, echo: Callable[[str], None]) -> None:
@@ -206,6 +332,10 @@ def _print_attempts(database_url: str, echo: Callable[[str], None]) -> None:
             beep = f"rang {row.ring_time_ms} ms, then cancelled: B sees a missed call"
         elif row.beep_sip_code:
             beep += f" ({row.beep_sip_code})"
+        if row.callback_kind:
+            beep += (f"; {row.callback_kind.replace('_', ' ')} "
+                     f"{(row.callback_delay_ms or 0) / 1000:.1f} s later, "
+                     f"{row.callback_charged_seconds or 0} s charged")
         echo(f"  {row.caller_e164 or '?':>12}  {row.callee_e164 or '?':>12}  "
              f"{row.callee_class:<9} {row.result_code:>4} {row.result_code_source:<9} "
              f"{row.status:<9} {beep}")

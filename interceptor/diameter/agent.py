@@ -21,6 +21,7 @@ from interceptor.diameter import codec, messages
 from interceptor.diameter.connection import PeerConnection, State
 from interceptor.diameter.messages import MessageFactory
 from interceptor.diameter.routing import NoRoute, RoutingTable
+from interceptor.metrics.histogram import LATENCY_BUCKETS, Buckets
 from interceptor.reactor_types import Clock
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ class RelayObserver(Protocol):
     """
 
     # When set, only answers containing these bytes are passed (a C-speed test the
-    # agent makes itself, so the other answers cost nothing more than that).
+    # agent makes itself, so the other answers cost nothing more than that). Read for
+    # each answer: an observer may widen it (None) while it needs to see every answer.
     answer_filter: bytes | None
 
     def answer_relayed(self, request: bytes, answer: bytes, origin: Peer,
@@ -57,6 +59,23 @@ class Peer:
         self.connection: PeerConnection | None = None
         self.dialling: PeerConnection | None = None  # our connection awaiting CEA
         self.connector: OutboundConnectorLike | None = None
+        # Relayed messages received on this peer's closed connections:
+        # (command code << 1 | request bit) -> count.
+        self.received_before: dict[int, int] = {}
+
+    def add_received(self, counts: dict[int, int]) -> None:
+        for key, count in counts.items():
+            self.received_before[key] = self.received_before.get(key, 0) + count
+
+    @property
+    def received(self) -> dict[int, int]:
+        """Relayed messages received from this peer, over all its connections."""
+        totals = dict(self.received_before)
+        connection = self.connection
+        if connection is not None and not connection.lost:
+            for key, count in connection.received_counts().items():
+                totals[key] = totals.get(key, 0) + count
+        return totals
 
     @property
     def usable(self) -> bool:
@@ -123,12 +142,15 @@ class DiameterAgent:
         self._own_identity = config.identity.origin_host.lower().encode()
         self._names: dict[bytes, str] = {}
         self.counters = RelayCounters()
+        # Round trip through the agent (request in to answer out), sampled: one answer in
+        # latency_mask + 1 is timed, into bucket counters (no lock, reactor thread only).
+        self.latency = Buckets(LATENCY_BUCKETS)
+        self.latency_mask = 63
         # Hot-path copies of configuration values (attribute chains cost microseconds).
         self._relay_all_applications = config.identity.advertise_relay
         self._applications = frozenset(config.identity.auth_application_ids)
         self._max_pending = config.limits.max_pending_requests
         self._request_timeout = config.timers.request_timeout
-        self._answer_filter = observer.answer_filter if observer is not None else None
         self._sweeper = task.LoopingCall(self._sweep)
         self._sweeper.clock = clock
         self._stop_phase = 0
@@ -381,10 +403,13 @@ class DiameterAgent:
             return
         del self.pending[hop_by_hop]
         self.counters.answers_relayed += 1
+        if not hop_by_hop & self.latency_mask:  # hop-by-hop ids are sequential: 1 in N
+            self.latency.observe(self.clock.seconds() - entry.deadline
+                                 + self._request_timeout)
         entry.origin.send(codec.with_hop_by_hop(message, entry.original_hop_by_hop))
         observer = self.observer
-        if observer is not None and (self._answer_filter is None
-                                     or self._answer_filter in message) \
+        if observer is not None and ((answer_filter := observer.answer_filter) is None
+                                     or answer_filter in message) \
                 and message[5:8] == _CREDIT_CONTROL:
             origin_peer, target_peer = entry.origin.peer, target.peer
             if origin_peer is not None and target_peer is not None:

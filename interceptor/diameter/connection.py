@@ -58,6 +58,11 @@ class PeerConnection:
         self._timer: DelayedCall | None = None
         self._rng = rng or random.Random()
         self.lost = False
+        # Relayed messages received on this connection (added to the peer's totals when
+        # it is lost): plain ints; other commands than Credit-Control also by code.
+        self.requests_received = 0
+        self.answers_received = 0
+        self.other_received: dict[int, int] = {}  # command code << 1 | request bit
 
     def __repr__(self) -> str:
         name = self.peer.name if self.peer else self.remote_ip
@@ -82,9 +87,28 @@ class PeerConnection:
                                                or self.state is State.CLOSING):
             self._base_message(code, message)
         elif message[4] & codec.FLAG_REQUEST:
+            self.requests_received += 1
+            if code != codec.CMD_CREDIT_CONTROL:
+                self._count_other(code << 1 | 1)
             self.agent.relay_request(self, message)
         else:
+            self.answers_received += 1
+            if code != codec.CMD_CREDIT_CONTROL:
+                self._count_other(code << 1)
             self.agent.relay_answer(self, message)
+
+    def _count_other(self, key: int) -> None:
+        self.other_received[key] = self.other_received.get(key, 0) + 1
+
+    def received_counts(self) -> dict[int, int]:
+        """Relayed messages received: (command code << 1 | request bit) -> count."""
+        counts = dict(self.other_received)
+        other_requests = sum(n for key, n in counts.items() if key & 1)
+        other_answers = sum(n for key, n in counts.items() if not key & 1)
+        cc = codec.CMD_CREDIT_CONTROL << 1
+        counts[cc | 1] = self.requests_received - other_requests
+        counts[cc] = self.answers_received - other_answers
+        return {key: n for key, n in counts.items() if n}
 
     def framing_error(self, reason: str, header: bytes | None, result: int | None) -> None:
         logger.warning("closing %r: %s", self, reason)
@@ -93,6 +117,8 @@ class PeerConnection:
 
     def connection_lost(self, reason: Failure) -> None:
         self.lost = True
+        if self.peer is not None:
+            self.peer.add_received(self.received_counts())
         previous = self.state
         self.state = State.CLOSED
         self._cancel_timer()

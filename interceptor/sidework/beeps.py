@@ -12,6 +12,7 @@ claimed: the attempts wait (and expire if the pause outlasts their age limit).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -112,6 +113,8 @@ class BeepScheduler(service.Service):
         self._unsaved: list[BeepResult] = []
         self._saving = False
         self.counters = BeepCounters()
+        # Called with each batch of outcomes once it is saved (callback watches, metrics).
+        self.on_saved: list[Callable[[Sequence[BeepResult]], None]] = []
 
     def apply(self, thresholds: Thresholds) -> None:
         """Runtime thresholds: global rate, concurrency and age limits."""
@@ -237,6 +240,11 @@ class BeepScheduler(service.Service):
 
         def saved(_: object) -> None:
             self._saving = False
+            for listener in self.on_saved:
+                try:
+                    listener(batch)
+                except Exception:
+                    logger.exception("beep outcome listener failed")
             if self._unsaved:
                 self.clock.callLater(0.05, self._save)
 

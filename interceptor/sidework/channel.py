@@ -15,6 +15,7 @@ import logging
 import os
 import struct
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,16 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
 
 from interceptor.reactor_types import DelayedCall, Reactor
-from interceptor.sidework.events import AckReader, frame_sequence, with_sequence
+from interceptor.sidework.events import (
+    REPLY_ACK,
+    REPLY_STATS,
+    REPLY_WATCH,
+    FrameError,
+    ReplyReader,
+    ack_sequence,
+    frame_sequence,
+    with_sequence,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +56,9 @@ class ChannelCounters:
     acknowledged: int = 0
     spilled: int = 0
     restarts: int = 0
+
+
+ReplyListener = Callable[[Any], None]
 
 
 def _keep_off_relay_cores(pid: int) -> None:
@@ -77,15 +90,27 @@ def _widen_pipe(transport: Any, size: int = 1 << 20) -> None:
 class _WorkerProtocol(ProcessProtocol):
     def __init__(self, channel: WorkerChannel) -> None:
         self.channel = channel
-        self.acks = AckReader()
+        self.replies = ReplyReader()
 
     def connectionMade(self) -> None:
         self.channel.worker_started(self)
 
     def outReceived(self, data: bytes) -> None:
-        sequence = self.acks.feed(data)
-        if sequence is not None:
-            self.channel.acknowledged(sequence)
+        try:
+            replies = self.replies.feed(data)
+        except FrameError as error:
+            logger.error("side work: unreadable reply: %s; restarting it", error)
+            transport: Any = self.transport
+            transport.signalProcess("KILL")
+            return
+        last_ack = None
+        for kind, payload in replies:
+            if kind == REPLY_ACK:
+                last_ack = ack_sequence(payload)
+            else:
+                self.channel.reply(kind, payload)
+        if last_ack is not None:
+            self.channel.acknowledged(last_ack)
 
     def processEnded(self, reason: Failure) -> None:
         self.channel.worker_ended(self, reason)
@@ -118,6 +143,25 @@ class WorkerChannel:
         self._spilling = False
         self._next_sequence = 1
         self.counters = ChannelCounters()
+        # What the worker tells us besides acks: callback watches (the tap listens) and
+        # its figures (the metrics endpoint reads the latest snapshot).
+        self.watch_listeners: list[ReplyListener] = []
+        self.worker_stats: dict[str, Any] = {}
+
+    def reply(self, kind: int, payload: bytes) -> None:
+        try:
+            value = json.loads(payload)
+        except ValueError:
+            logger.warning("side work: unreadable reply of kind %d ignored", kind)
+            return
+        if kind == REPLY_WATCH:
+            for listener in self.watch_listeners:
+                try:
+                    listener(value)
+                except Exception:
+                    logger.exception("callback watch update failed")
+        elif kind == REPLY_STATS and isinstance(value, dict):
+            self.worker_stats = value
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -258,6 +302,11 @@ class WorkerChannel:
                 drained, self._drained = self._drained, []
                 for deferred in drained:
                     deferred.callback(None)
+
+    @property
+    def running(self) -> bool:
+        """The worker process is up (started and not ended)."""
+        return self._ready
 
     @property
     def backlog(self) -> int:

@@ -5,16 +5,32 @@ the first byte.
 An event carries a Credit-Control answer that may say "out of credit" (the relay only
 checked that a configured Result-Code's four bytes occur in it) and the request it
 answers, as relayed: classifying, parsing, number handling and SQL all happen in the
-side-work process.
+side-work process. Two more kinds, same layout, serve callback attribution: a successful
+CCR-Initial from a watched subscriber (``KIND_CALLBACK_START``) and a CCR-Update or
+-Terminate of a linked session (``KIND_CALLBACK_USAGE``).
+
+The worker answers on its stdout with *replies*: a kind byte, a 4-byte length, the
+payload. ``REPLY_ACK`` (a cumulative 8-byte sequence number), ``REPLY_WATCH`` (JSON: the
+subscriber keys and Session-Ids the relay should watch for callbacks) and
+``REPLY_STATS`` (JSON: a snapshot of the side work's figures, for the metrics endpoint).
 """
 
 from __future__ import annotations
 
+import json
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 FORMAT = 1
 KIND_OUT_OF_CREDIT = 1
+KIND_CALLBACK_START = 2  # a watched subscriber's voice CCR-Initial, answered with success
+KIND_CALLBACK_USAGE = 3  # a CCR-Update/Terminate of a session linked to an attempt
+_KINDS = frozenset({KIND_OUT_OF_CREDIT, KIND_CALLBACK_START, KIND_CALLBACK_USAGE})
+
+REPLY_ACK = 1
+REPLY_WATCH = 2
+REPLY_STATS = 3
 
 # length (of all that follows), format, kind, sequence, time, attempt id,
 # answer length, origin name length, target name length
@@ -36,6 +52,7 @@ class OutOfCreditEvent:
     target: str
     answer: bytes
     request: bytes
+    kind: int = KIND_OUT_OF_CREDIT
 
 
 _PACK_HEAD = _HEAD.pack
@@ -44,10 +61,10 @@ _FIXED = _HEAD.size - 4
 
 def encode_out_of_credit(sequence: int, occurred_at: float, attempt_id: bytes,
                          origin: bytes, target: bytes, answer: bytes,
-                         request: bytes) -> bytes:
+                         request: bytes, kind: int = KIND_OUT_OF_CREDIT) -> bytes:
     return b"".join((
         _PACK_HEAD(_FIXED + len(origin) + len(target) + len(answer) + len(request), FORMAT,
-                   KIND_OUT_OF_CREDIT, sequence, occurred_at, attempt_id, len(answer),
+                   kind, sequence, occurred_at, attempt_id, len(answer),
                    len(origin), len(target)),
         origin, target, answer, request))
 
@@ -91,7 +108,7 @@ class FrameReader:
 def decode(frame: bytes) -> OutOfCreditEvent:
     (_, version, kind, sequence, occurred_at, attempt_id, answer_length, origin_length,
      target_length) = _HEAD.unpack_from(frame)
-    if version != FORMAT or kind != KIND_OUT_OF_CREDIT:
+    if version != FORMAT or kind not in _KINDS:
         raise FrameError(f"unknown frame (format {version}, kind {kind})")
     offset = _HEAD.size
     origin = frame[offset:offset + origin_length]
@@ -104,26 +121,50 @@ def decode(frame: bytes) -> OutOfCreditEvent:
         raise FrameError("frame shorter than its answer")
     return OutOfCreditEvent(sequence, occurred_at, attempt_id.hex(),
                             origin.decode("utf-8", "replace"),
-                            target.decode("utf-8", "replace"), answer, request)
+                            target.decode("utf-8", "replace"), answer, request, kind)
+
+
+_REPLY_HEAD = struct.Struct("!BI")
+
+
+def encode_reply(kind: int, payload: bytes) -> bytes:
+    return _REPLY_HEAD.pack(kind, len(payload)) + payload
 
 
 def encode_ack(sequence: int) -> bytes:
-    return _ACK.pack(sequence)
+    return encode_reply(REPLY_ACK, _ACK.pack(sequence))
 
 
-class AckReader:
-    """Cumulative acknowledgements: 8-byte sequence numbers."""
+def encode_json_reply(kind: int, value: Any) -> bytes:
+    return encode_reply(kind, json.dumps(value, separators=(",", ":")).encode("utf-8"))
+
+
+def ack_sequence(payload: bytes) -> int:
+    return int(_ACK.unpack(payload)[0])
+
+
+class ReplyReader:
+    """The worker's replies, reassembled from its stdout: (kind, payload) pairs."""
 
     def __init__(self) -> None:
         self._rest = b""
 
-    def feed(self, data: bytes) -> int | None:
-        data = self._rest + data  # at most 7 bytes carried over
-        whole = len(data) - len(data) % 8
-        self._rest = data[whole:]
-        if not whole:
-            return None
-        return int(_ACK.unpack_from(data, whole - 8)[0])
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        data = self._rest + data if self._rest else data
+        replies = []
+        offset = 0
+        head = _REPLY_HEAD.size
+        while len(data) - offset >= head:
+            kind, length = _REPLY_HEAD.unpack_from(data, offset)
+            if length > MAX_FRAME:
+                raise FrameError(f"reply length {length} out of range")
+            end = offset + head + length
+            if end > len(data):
+                break
+            replies.append((kind, data[offset + head:end]))
+            offset = end
+        self._rest = data[offset:]
+        return replies
 
 
 def with_sequence(frame: bytes, sequence: int) -> bytes:

@@ -1,17 +1,28 @@
 """The relay's observer: a C-speed substring test on each Credit-Control answer; the few
 that may be out of credit go, with their request, to the side-work process, which
-classifies them exactly."""
+classifies them exactly.
+
+Callback attribution adds at most one cheap check per answer, and only while the side
+work watches something (a recent beep): a voice CCR-Initial answered with success whose
+Subscription-Id is a watched subscriber, or a CCR-Update/Terminate of a linked session,
+is handed over too. The watch sets come from the side-work process (``set_watches``).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from interceptor.detection.answer import OutOfCreditClassifier
 from interceptor.diameter.agent import Peer
-from interceptor.sidework.events import encode_out_of_credit
+from interceptor.sidework.events import (
+    KIND_CALLBACK_START,
+    KIND_CALLBACK_USAGE,
+    encode_out_of_credit,
+)
 
 
 class EventSink(Protocol):
@@ -23,28 +34,150 @@ class EventSink(Protocol):
 @dataclass
 class TapCounters:
     candidates: int = 0  # answers handed over: they hold a configured code's bytes
+    callback_starts: int = 0  # watched subscribers' successful voice CCR-Initials
+    callback_usage: int = 0  # CCR-Update/Terminate of linked sessions
+
+
+KEY_DIGITS = 9  # a watch key: the last 9 digits of an E.164 number
+
+_U32 = struct.Struct("!I").unpack_from
+# AVP headers as a CTF writes them (M bit set, RFC 8506 §8): code, flags, length, value.
+_CC_REQUEST_TYPE_INITIAL = bytes.fromhex("000001a0" "4000000c" "00000001")
+_RESULT_CODE_SUCCESS = bytes.fromhex("0000010c" "4000000c" "000007d1")
+_SUBSCRIPTION_ID = bytes.fromhex("000001bb")
+_SUBSCRIPTION_ID_TYPE = 450
+_SUBSCRIPTION_ID_DATA = 444
+_END_USER_E164 = 0
+_SESSION_ID = bytes.fromhex("00000107")
+_SUBSCRIPTION_ID_DATA_HEADER = bytes.fromhex("000001bc")
+
+
+def watch_key(e164: str) -> bytes:
+    """The key under which a subscriber is watched (its last digits: the same for
+    international and national formats of the number)."""
+    return e164[-KEY_DIGITS:].encode("ascii")
+
+
+def subscriber_key(message: bytes) -> bytes | None:
+    """The END_USER_E164 Subscription-Id-Data's watch key (parsed properly; for tests
+    and tools: the relay uses :func:`watched_subscriber`)."""
+    size = len(message)
+    position = message.find(_SUBSCRIPTION_ID, 20)
+    while position >= 0:
+        if position + 8 <= size:
+            flags_length = _U32(message, position + 4)[0]
+            end = position + (flags_length & 0xFFFFFF)
+            if not flags_length & 0x80000000 and position + 8 < end <= size:
+                kind = -1
+                data = None
+                child = position + 8
+                while child + 8 <= end:
+                    code = _U32(message, child)[0]
+                    child_flags_length = _U32(message, child + 4)[0]
+                    length = child_flags_length & 0xFFFFFF
+                    header = 12 if child_flags_length & 0x80000000 else 8
+                    if length < header or child + length > end:
+                        break
+                    if code == _SUBSCRIPTION_ID_TYPE and length == 12:
+                        kind = _U32(message, child + 8)[0]
+                    elif code == _SUBSCRIPTION_ID_DATA:
+                        data = message[child + header:child + length]
+                    child = (child + length + 3) & -4
+                if kind == _END_USER_E164 and data:
+                    return data[-KEY_DIGITS:]
+        position = message.find(_SUBSCRIPTION_ID, position + 4)
+    return None
+
+
+def watched_subscriber(message: bytes, keys: set[bytes] | frozenset[bytes]) -> bool:
+    """Whether any Subscription-Id-Data in the message ends with a watched key: a C-speed
+    search for the AVP's header, a slice, a set lookup. Loose on purpose (an IMSI's last
+    digits are looked up too; bytes that merely look like the header may be): the side
+    work parses every match properly, and a match is rare."""
+    find = message.find
+    position = find(_SUBSCRIPTION_ID_DATA_HEADER, 20)
+    while position >= 0:
+        end = position + message[position + 7]  # a number's AVP is shorter than 256
+        if message[end - KEY_DIGITS:end] in keys:
+            return True
+        position = find(_SUBSCRIPTION_ID_DATA_HEADER, position + 8)
+    return False
+
+
+def session_id(message: bytes) -> bytes | None:
+    """The Session-Id when it is the first AVP (RFC 6733 §8.8: it SHOULD be)."""
+    if message[20:24] != _SESSION_ID:
+        return None
+    length = (message[25] << 16) | (message[26] << 8) | message[27]
+    return message[28:20 + length] if length > 8 else None
 
 
 class OutOfCreditTap:
-    """A RelayObserver. Everything beyond "is this answer out of credit?" happens in the
-    side-work process: parsing the request, numbers, SQL, beeps."""
+    """A RelayObserver. Everything beyond "is this answer out of credit?" (and "is this a
+    watched callback?") happens in the side-work process: parsing the request, numbers,
+    SQL, beeps."""
 
     def __init__(self, classifier: OutOfCreditClassifier, sink: EventSink,
-                 now: Callable[[], float]) -> None:
+                 now: Callable[[], float], voice_contexts: Sequence[str] = ()) -> None:
         self._may_be = classifier.may_be_out_of_credit
         # With one configured code (the usual 4012) the agent itself makes the test.
         needles = classifier.needles
-        self.answer_filter = needles[0] if len(needles) == 1 else None
+        self._needle = needles[0] if len(needles) == 1 else None
+        self.answer_filter = self._needle
         self._sink = sink
         self._now = now
         self._names: dict[str, bytes] = {}
         # Attempt ids: 8 random bytes for this run + a counter; unique without a syscall.
         self._run = os.urandom(8)
         self.counters = TapCounters()
+        self._contexts = tuple(context.encode("utf-8") for context in voice_contexts)
+        self.subscribers: set[bytes] = set()
+        self.sessions: set[bytes] = set()
+        self._watching = False
+
+    # -- watches (from the side-work process) ----------------------------------------
+
+    def set_watches(self, update: Any) -> None:
+        """Apply a watch update: ``reset`` (the worker's full state follows), then
+        ``add_keys``/``remove_keys`` and ``add_sessions``/``remove_sessions``."""
+        if not isinstance(update, dict):
+            return
+        if update.get("reset"):
+            self.subscribers.clear()
+            self.sessions.clear()
+        self.subscribers.update(_encoded(update.get("add_keys", ())))
+        self.subscribers.difference_update(_encoded(update.get("remove_keys", ())))
+        self.sessions.update(_encoded(update.get("add_sessions", ())))
+        self.sessions.difference_update(_encoded(update.get("remove_sessions", ())))
+        self._watching = bool(self.subscribers or self.sessions)
+        # While watching, every Credit-Control answer comes here; otherwise only those
+        # holding the out-of-credit code's bytes (the agent's own test).
+        self.answer_filter = None if self._watching else self._needle
+
+    # -- RelayObserver ----------------------------------------------------------------
 
     def answer_relayed(self, request: bytes, answer: bytes, origin: Peer,
                        target: Peer) -> None:
-        if self.answer_filter is None and not self._may_be(answer):
+        if self._watching:
+            # At most one cheap check per answer while something is watched.
+            kind = 0
+            if _CC_REQUEST_TYPE_INITIAL in request:
+                if self.subscribers and watched_subscriber(request, self.subscribers) \
+                        and _RESULT_CODE_SUCCESS in answer and (not self._contexts
+                         or any(context in request for context in self._contexts)):
+                    self.counters.callback_starts += 1
+                    kind = KIND_CALLBACK_START
+            elif self.sessions and session_id(request) in self.sessions:
+                self.counters.callback_usage += 1
+                kind = KIND_CALLBACK_USAGE
+            if kind:
+                self._sink.send(encode_out_of_credit(
+                    self._sink.next_sequence(), self._now(), bytes(16),
+                    self._name(origin.name), self._name(target.name), answer, request,
+                    kind))
+            if self._needle is not None and self._needle not in answer:
+                return
+        if self._needle is None and not self._may_be(answer):
             return
         self.counters.candidates += 1
         count = self.counters.candidates
@@ -58,3 +191,7 @@ class OutOfCreditTap:
         if encoded is None:
             encoded = self._names[name] = name.encode("utf-8")
         return encoded
+
+
+def _encoded(values: Iterable[Any]) -> list[bytes]:
+    return [value.encode("utf-8") for value in values if isinstance(value, str)]

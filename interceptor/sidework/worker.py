@@ -21,30 +21,49 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from twisted.application import service
-from twisted.internet import defer, stdio
+from twisted.internet import defer, stdio, task
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 
+from interceptor.callbacks.service import CallbackAttribution
 from interceptor.config import ConfigError
 from interceptor.config.loader import InterceptorConfig, RecordingConfig, parse_config
 from interceptor.detection import build_detection
 from interceptor.detection.attempts import AttemptFactory
 from interceptor.diameter import codec
+from interceptor.metrics.histogram import RING_BUCKETS, Buckets
 from interceptor.policy.service import PolicyService
 from interceptor.reactor_types import Reactor
+from interceptor.reports.figures import Report, build_report
+from interceptor.reports.query import ReportQuery
 from interceptor.runtime import freeze_startup_heap
 from interceptor.sidework.beeps import BeepScheduler
-from interceptor.sidework.events import FrameError, FrameReader, OutOfCreditEvent, encode_ack
+from interceptor.sidework.events import (
+    KIND_CALLBACK_START,
+    KIND_CALLBACK_USAGE,
+    REPLY_STATS,
+    REPLY_WATCH,
+    FrameError,
+    FrameReader,
+    OutOfCreditEvent,
+    encode_ack,
+    encode_json_reply,
+)
 from interceptor.sip import BeepEmitter, is_beep_charging_id
 from interceptor.sip.marker import DEFAULT_MARKER
 from interceptor.storage import AttemptRecord, StorageService
+from interceptor.storage.beeps import BeepResult
 
 logger = logging.getLogger(__name__)
+
+
+TODAY_REFRESH_RATIO = 15  # today's figures: refreshed every 15 stats snapshots (30 s)
 
 
 @dataclass
@@ -53,6 +72,7 @@ class WorkerCounters:
     not_voice_initial: int = 0  # or not out of credit after all, or our own beep
     recorded: int = 0
     suppressed: int = 0
+    suppressed_by_reason: dict[str, int] = field(default_factory=dict)
 
 
 class SideWork(service.MultiService):
@@ -78,6 +98,26 @@ class SideWork(service.MultiService):
                                        blacklist=self.storage.blacklist,
                                        portability=self.storage.portability)
         self.counters = WorkerCounters()
+        self.ring_times = Buckets(RING_BUCKETS)
+        self.callbacks: CallbackAttribution | None = None
+        if config.callbacks.enabled:
+            self.callbacks = CallbackAttribution(
+                config.callbacks, self.storage.engine, self.storage.runner, reactor,
+                self.extractor, self.classifier, recording.numbering)
+        if self.beeps is not None:
+            self.beeps.on_saved.append(self._beeps_saved)
+            if self.callbacks is not None:
+                self.beeps.on_saved.append(self.callbacks.beeps_saved)
+        self._callback_tokens = 0
+        # More figures for the stats snapshot, by name (e.g. "sms" from the SMS sender).
+        self.stats_sources: dict[str, Callable[[], Any]] = {}
+        # Today's report figures (UTC day), refreshed from SQL for `beepcall status`.
+        self.today: dict[str, Any] | None = None
+        self._today_loop = task.LoopingCall(self._refresh_today)
+        self._today_loop.clock = reactor
+        self._reactor = reactor
+        stats_interval = config.metrics.stats_interval if config.metrics is not None else 2.0
+        self.today_refresh = stats_interval * TODAY_REFRESH_RATIO
         self.ready: defer.Deferred[None] = defer.Deferred()
         # Events in arrival order with the attempt each became (None: no attempt); the
         # relay is acknowledged up to the first one whose attempt is not yet durable.
@@ -92,22 +132,33 @@ class SideWork(service.MultiService):
         then too (picking up attempts a previous run left unbeeped)."""
         service.Service.startService(self)
         self.ready = self.storage.startService()
+        if self.callbacks is not None:
+            callbacks = self.callbacks
+            self.ready.addCallback(lambda _: callbacks.start())
         if self.beeps is not None:
             beeps, policy = self.beeps, self.policy
             # Beeps wait for the thresholds (or the knowledge that the database is down).
             self.ready.addCallback(lambda _: policy.startService())
             self.ready.addCallback(lambda _: beeps.startService())
+        self.ready.addCallback(self._start_today)
 
     @defer.inlineCallbacks
     def stopService(self) -> Any:
         service.Service.stopService(self)
+        if self._today_loop.running:
+            self._today_loop.stop()
         if self.beeps is not None and self.beeps.running:
             yield self.beeps.stopService()
         if self.policy.running:
             yield self.policy.stopService()
+        if self.callbacks is not None:
+            yield self.callbacks.stop()
         yield self.storage.stopService()
 
     def handle(self, event: OutOfCreditEvent) -> None:
+        if event.kind == KIND_CALLBACK_START or event.kind == KIND_CALLBACK_USAGE:
+            self._callback_event(event)
+            return
         self.counters.events += 1
         verdict = self.classifier.out_of_credit(event.answer)
         context = None if verdict is None else self.extractor.call_context(event.request)
@@ -122,10 +173,93 @@ class SideWork(service.MultiService):
                                       client_peer=event.origin, ocs_peer=event.target)
         if attempt.status == "suppressed":
             self.counters.suppressed += 1
+            by_reason = self.counters.suppressed_by_reason
+            reason = attempt.status_reason or "unknown"
+            by_reason[reason] = by_reason.get(reason, 0) + 1
         else:
             self.counters.recorded += 1
         self._handed.append((event.sequence, attempt.attempt_id))
         self.storage.recorder.record(attempt)
+
+    def _callback_event(self, event: OutOfCreditEvent) -> None:
+        """Acknowledged once its SQL work is done (or has failed: logged, counted)."""
+        callbacks = self.callbacks
+        if callbacks is None:
+            self._handed.append((event.sequence, None))
+            return
+        self._callback_tokens += 1
+        token = f"callback:{self._callback_tokens}"
+        self._handed.append((event.sequence, token))
+        if event.kind == KIND_CALLBACK_START:
+            done = callbacks.call_started(event)
+        else:
+            done = callbacks.call_usage(event)
+
+        def finished(_: object) -> None:
+            self._durable.add(token)
+            self.advance()
+
+        done.addBoth(finished)
+
+    def _start_today(self, _: object) -> None:
+        self._today_loop.start(self.today_refresh, now=True)  # its Deferred fires at stop
+
+    def _refresh_today(self) -> None:
+        now = datetime.fromtimestamp(self._reactor.seconds(), UTC)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        query = ReportQuery(midnight, now + timedelta(seconds=1))
+        job = self.storage.runner.run(build_report, self.storage.engine, query)
+
+        def done(report: Report) -> None:
+            self.today = {"since": midnight.isoformat(), **report.total.as_dict()}
+
+        job.addCallbacks(done, lambda failure: logger.debug(
+            "today's figures not refreshed: %s", failure.getErrorMessage()))
+
+    def _beeps_saved(self, results: Sequence[BeepResult]) -> None:
+        for result in results:
+            if result.ring_time_ms is not None:
+                self.ring_times.observe(result.ring_time_ms / 1000)
+
+    def stats(self) -> dict[str, Any]:
+        """The side work's figures, sent to the relay for its metrics endpoint."""
+        counters = self.counters
+        recorder = self.storage.recorder.stats()
+        policy = self.policy.counters
+        # Suppressed at recording (blacklists) and by the policy's decisions.
+        by_reason = dict(counters.suppressed_by_reason)
+        for reason, count in policy.suppressed.items():
+            by_reason[reason] = by_reason.get(reason, 0) + count
+        snapshot: dict[str, Any] = {
+            "worker": {"events": counters.events, "recorded": counters.recorded,
+                       "suppressed": sum(by_reason.values()),
+                       "suppressed_by_reason": by_reason,
+                       "not_voice_initial": counters.not_voice_initial},
+            "recorder": {"queued": recorder.queued, "in_flight": recorder.in_flight,
+                         "spool_backlog_bytes": recorder.spool_backlog_bytes,
+                         "written": recorder.written, "failures": recorder.failures,
+                         "database_up": recorder.database_up},
+            "ring_time": self.ring_times.as_dict(),
+            "breakers": {"beeps": self.policy.beep_breaker.state,
+                         "smsc": self.policy.smsc_breaker.state},
+            "policy": {"decided": policy.decided, "claimed": policy.claimed,
+                       "deferred": policy.deferred, "lost_races": policy.lost},
+            "today": self.today,
+        }
+        if self.beeps is not None:
+            beeps = self.beeps.counters
+            snapshot["beeps"] = {"claimed": beeps.claimed, "by_outcome": dict(beeps.by_outcome),
+                                 "queued": self.beeps.emitter.queued,
+                                 "active": self.beeps.emitter.active}
+        if self.callbacks is not None:
+            snapshot["callbacks"] = self.callbacks.snapshot()
+        # Hook for the SMS sender (issue 6): "sms": {"by_status": {...}, "queued": n, ...}
+        for name, source in self.stats_sources.items():
+            try:
+                snapshot[name] = source()
+            except Exception:
+                logger.exception("side work: stats source %s failed", name)
+        return snapshot
 
     def _is_our_beep(self, request: bytes) -> bool:
         """A session our beep created (its ICID carries our prefix) never beeps again."""
@@ -175,7 +309,8 @@ class EventStream(Protocol):
 
     ACK_DELAY = 0.1  # acks are coalesced: every ack costs the relay a wake-up
 
-    def __init__(self, work: SideWork, finished: defer.Deferred[None], clock: Any) -> None:
+    def __init__(self, work: SideWork, finished: defer.Deferred[None], clock: Any,
+                 stats_interval: float = 2.0) -> None:
         self.work = work
         self.reader = FrameReader()
         self.finished = finished
@@ -183,6 +318,24 @@ class EventStream(Protocol):
         self._ack: int | None = None
         self._ack_call: Any = None
         work.acknowledge = self._acknowledge
+        self._stats = task.LoopingCall(self._send_stats)
+        self._stats.clock = clock
+        self._stats_interval = stats_interval
+
+    def connectionMade(self) -> None:
+        callbacks = self.work.callbacks
+        if callbacks is not None:
+            callbacks.publish = self._publish_watches
+            self._publish_watches(callbacks.full_state())
+        self._stats.start(self._stats_interval, now=True)
+
+    def _publish_watches(self, update: dict[str, Any]) -> None:
+        if self.transport is not None:
+            self._transport.write(encode_json_reply(REPLY_WATCH, update))
+
+    def _send_stats(self) -> None:
+        if self.transport is not None:
+            self._transport.write(encode_json_reply(REPLY_STATS, self.work.stats()))
 
     def _acknowledge(self, sequence: int) -> None:
         self._ack = sequence
@@ -214,6 +367,10 @@ class EventStream(Protocol):
         self.work.advance()
 
     def connectionLost(self, reason: Failure = Failure(EOFError())) -> None:  # noqa: B008
+        if self._stats.running:
+            self._stats.stop()
+        if self.work.callbacks is not None:
+            self.work.callbacks.publish = lambda update: None
         if not self.finished.called:
             self.finished.callback(None)
 
@@ -236,7 +393,8 @@ def run(config: InterceptorConfig, reactor: Any) -> int:
             return
         def serve(_: object) -> None:
             freeze_startup_heap()  # collector pauses would stretch the beeps' ring time
-            stdio.StandardIO(EventStream(work, finished, reactor), reactor=reactor)
+            interval = config.metrics.stats_interval if config.metrics is not None else 2.0
+            stdio.StandardIO(EventStream(work, finished, reactor, interval), reactor=reactor)
 
         work.ready.addCallback(serve)
 

@@ -10,6 +10,7 @@ portability status) are enforced by CHECK constraints.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -100,6 +102,11 @@ class Attempt(Base):
     # policy_detail holds the counters a refusal was based on.
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
     policy_detail: Mapped[str | None] = mapped_column(Text)
+    # --- Callback attribution (issue 7) ---
+    callback_delay_ms: Mapped[int | None] = mapped_column(Integer)
+    callback_charged_seconds: Mapped[int | None] = mapped_column(Integer)
+    callback_kind: Mapped[str | None] = mapped_column(String(16))
+    callback_revenue: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
 
 
 class BlacklistEntry(Base):
@@ -193,3 +200,29 @@ class PairLastBeep(Base):
     caller_e164: Mapped[str] = mapped_column(String(32), primary_key=True)
     callee_e164: Mapped[str] = mapped_column(String(32), primary_key=True)
     last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# --- Callback attribution (issue 7) ---
+
+
+class CallbackWatch(Base):
+    """What the side work watches for: B calling A back (``callee``), A calling B once
+    topped up (``caller``), both until the attribution window ends; and the linked
+    callback session (``session``) whose CCR-Update/Terminate carry its charged time.
+    Rows are deleted when they expire or resolve, so the table stays small."""
+
+    __tablename__ = "callback_watches"
+    __table_args__ = (
+        UniqueConstraint("attempt_id", "kind"),
+        Index("ix_callback_watches_watch_key", "watch_key"),
+        Index("ix_callback_watches_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    attempt_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(16))  # callee | caller | session
+    watch_key: Mapped[str] = mapped_column(Text)  # last digits of a number, or Session-Id
+    party_e164: Mapped[str | None] = mapped_column(String(32))  # who will call
+    other_e164: Mapped[str | None] = mapped_column(String(32))  # whom they must call
+    notified_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -141,3 +141,14 @@ def test_demo_runs_on_embedded_defaults_and_records_attempts(tmp_path: Path) -> 
     assert f"{len(voice_refusals)} out-of-credit voice attempts in the attempts table" in \
         result.stdout
     assert (tmp_path / "beepcall-demo.db").exists()
+    # Some callees call back, one caller tops up; the summary and the HTML report say so.
+    callbacks = [line for line in result.stdout.splitlines() if "(callback; talks" in line]
+    assert callbacks and all("2001" in line for line in callbacks)
+    assert any("(topped up; talks" in line for line in result.stdout.splitlines())
+    assert "callback rate: overall / rang ->" in result.stdout
+    linked = [line for line in result.stdout.splitlines()
+              if "callback " in line and "s later" in line and "s charged" in line]
+    assert len(linked) >= len(callbacks)
+    assert "Beep Call: what the service did and earned" in result.stdout
+    report = tmp_path / "beepcall-report.html"
+    assert report.exists() and report.read_text().count("<svg") == 5

@@ -5,10 +5,16 @@ from __future__ import annotations
 import pytest
 
 from interceptor.sidework.events import (
-    AckReader,
+    KIND_CALLBACK_USAGE,
+    REPLY_ACK,
+    REPLY_STATS,
+    REPLY_WATCH,
     FrameError,
     FrameReader,
+    ReplyReader,
+    ack_sequence,
     encode_ack,
+    encode_json_reply,
     encode_out_of_credit,
     frame_sequence,
     with_sequence,
@@ -49,9 +55,25 @@ def test_garbage_is_a_frame_error() -> None:
         FrameReader().feed(b"\xff\xff\xff\xff" + b"x" * 40)
 
 
-def test_acks_are_cumulative_and_survive_chunking() -> None:
-    reader = AckReader()
-    data = encode_ack(5) + encode_ack(9)
-    assert reader.feed(data[:3]) is None
-    assert reader.feed(data[3:12]) == 5
-    assert reader.feed(data[12:]) == 9
+def test_replies_survive_any_chunking() -> None:
+    data = (encode_ack(5) + encode_json_reply(REPLY_WATCH, {"add_keys": ["912000001"]})
+            + encode_ack(9) + encode_json_reply(REPLY_STATS, {"worker": {"events": 3}}))
+    for chunk in (1, 2, 5, 13, len(data)):
+        reader = ReplyReader()
+        replies = []
+        for offset in range(0, len(data), chunk):
+            replies.extend(reader.feed(data[offset:offset + chunk]))
+        assert [kind for kind, _ in replies] == [REPLY_ACK, REPLY_WATCH, REPLY_ACK,
+                                                 REPLY_STATS]
+        assert [ack_sequence(p) for k, p in replies if k == REPLY_ACK] == [5, 9]
+        assert replies[1][1] == b'{"add_keys":["912000001"]}'
+
+
+def test_callback_kinds_decode_with_their_kind() -> None:
+    frame = encode_out_of_credit(3, 1.5, bytes(16), b"c", b"o", b"", b"ccr-t",
+                                 kind=KIND_CALLBACK_USAGE)
+    (event,) = FrameReader().feed(frame)
+    assert (event.kind, event.request, event.sequence) == (KIND_CALLBACK_USAGE, b"ccr-t", 3)
+    with pytest.raises(FrameError):
+        FrameReader().feed(encode_out_of_credit(3, 1.5, bytes(16), b"c", b"o", b"", b"x",
+                                                kind=9))

@@ -17,7 +17,7 @@ from interceptor.storage.models import Base
 from tests.storage.databases import ALEMBIC_INI, alembic_config
 
 TABLES = {"attempts", "blacklist", "number_portability", "thresholds", "threshold_audit",
-          "policy_counters", "policy_pairs"}
+          "policy_counters", "policy_pairs", "callback_watches"}
 
 
 def tables(url: str) -> set[str]:

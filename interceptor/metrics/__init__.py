@@ -1,0 +1,1 @@
+"""Prometheus metrics and the status endpoint of a running interceptor."""
