@@ -16,7 +16,7 @@ from interceptor.storage.engine import make_engine
 from interceptor.storage.models import Base
 from tests.storage.databases import ALEMBIC_INI, alembic_config
 
-TABLES = {"attempts", "blacklist", "number_portability"}
+TABLES = {"attempts", "blacklist", "number_portability", "ad_campaigns", "ad_campaign_daily"}
 
 
 def tables(url: str) -> set[str]:
