@@ -12,6 +12,7 @@ from interceptor.config.relay import RelayConfig, parse_relay
 from interceptor.detection.config import DetectionConfig, parse_detection
 from interceptor.numbers import NumberingConfig, parse_numbering
 from interceptor.sip.config import SipConfig, parse_sip
+from interceptor.sms.config import SmsConfig, parse_sms
 from interceptor.storage.config import DatabaseConfig, parse_database
 
 
@@ -29,6 +30,7 @@ class InterceptorConfig:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     recording: RecordingConfig | None = None
     sip: SipConfig | None = None  # beeps: None when the section is absent
+    sms: SmsConfig | None = None  # the beep SMS: None when the section is absent
     source: str = "<memory>"
     base_dir: Path | None = None
     raw: Any = field(default=None, compare=False, repr=False)  # for the side-work process
@@ -52,9 +54,17 @@ def parse_config(raw: Any, source: str = "<memory>",
     sip = parse_sip(root.section("sip")) if root.has("sip") else None
     if sip is not None and recording is None:
         raise ConfigError("beeps need detection enabled", ("sip",))
+    sms = None
+    if root.has("sms"):
+        if recording is None:
+            raise ConfigError("the SMS needs detection enabled", ("sms",))
+        numbering = recording.numbering
+        sms = parse_sms(root.section("sms"), base_dir=base_dir,
+                        country_code=numbering.country_code,
+                        national_prefix=numbering.national_prefix)
     root.reject_unknown()
     return InterceptorConfig(relay=relay, database=database, recording=recording, sip=sip,
-                             source=source, base_dir=base_dir, raw=raw)
+                             sms=sms, source=source, base_dir=base_dir, raw=raw)
 
 
 def load_config(path: str | Path) -> InterceptorConfig:

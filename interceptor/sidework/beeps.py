@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.application import service
 from twisted.internet import defer, task
@@ -35,6 +35,12 @@ logger = logging.getLogger(__name__)
 _SUCCESS = frozenset({OutcomeKind.RANG, OutcomeKind.ANSWERED})
 
 
+class SmsWanted(Protocol):
+    """interceptor.sms.rules.SmsRule: which beep outcomes send the SMS."""
+
+    def wanted(self, callee_class: str, beep_outcome: str | None) -> bool: ...
+
+
 @dataclass
 class BeepCounters:
     claimed: int = 0
@@ -46,7 +52,7 @@ def _at(epoch: float | None) -> datetime | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
 
 
-def result_row(outcome: BeepOutcome) -> BeepResult:
+def result_row(outcome: BeepOutcome, sms_status: str | None = None) -> BeepResult:
     times = outcome.times
     status = AttemptStatus.BEEPED if outcome.kind in _SUCCESS else AttemptStatus.FAILED
     return BeepResult(
@@ -56,7 +62,8 @@ def result_row(outcome: BeepOutcome) -> BeepResult:
         presented_as=outcome.caller or None, started_at=_at(times.invite_sent),
         first_provisional_at=_at(times.first_provisional), rang_at=_at(times.ringing),
         cancel_sent_at=_at(times.cancel_sent), ended_at=_at(times.final),
-        ring_time_ms=None if outcome.ring_time is None else round(outcome.ring_time * 1000))
+        ring_time_ms=None if outcome.ring_time is None else round(outcome.ring_time * 1000),
+        sms_status=sms_status)
 
 
 def released_row(attempt_id: str) -> BeepResult:
@@ -72,8 +79,10 @@ class BeepScheduler(service.Service):
     name = "beep-scheduler"
 
     def __init__(self, emitter: BeepEmitter, engine: Any, runner: Runner, clock: Clock, *,
-                 max_age: float, batch: int = 200, pickup_interval: float = 2.0) -> None:
+                 max_age: float, batch: int = 200, pickup_interval: float = 2.0,
+                 sms_rule: SmsWanted | None = None) -> None:
         self.emitter = emitter
+        self.sms_rule = sms_rule
         self.engine = engine
         self.runner = runner
         self.clock = clock
@@ -160,9 +169,18 @@ class BeepScheduler(service.Service):
             # start beeps it (unless it has expired by then).
             self._unsaved.append(released_row(outcome.attempt_id))
         else:
-            self._unsaved.append(result_row(outcome))
+            self._unsaved.append(result_row(outcome, self._sms_status(outcome)))
         if not self._saving:
             self.clock.callLater(0.05, self._save)
+
+    def _sms_status(self, outcome: BeepOutcome) -> str | None:
+        """"queued" when the SMS rule wants an SMS after this outcome (issue 6). A class
+        without an enabled route was not beeped: the rule sees None."""
+        if self.sms_rule is None:
+            return None
+        route = self.emitter.config.route(outcome.callee_class)
+        kind = outcome.kind.value if route is not None and route.enabled else None
+        return "queued" if self.sms_rule.wanted(outcome.callee_class, kind) else None
 
     def _save(self) -> defer.Deferred[None]:
         if self._saving or not self._unsaved:

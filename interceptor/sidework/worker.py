@@ -41,6 +41,8 @@ from interceptor.sidework.beeps import BeepScheduler
 from interceptor.sidework.events import FrameError, FrameReader, OutOfCreditEvent, encode_ack
 from interceptor.sip import BeepEmitter, is_beep_charging_id
 from interceptor.sip.marker import DEFAULT_MARKER
+from interceptor.sms.rules import SmsRule
+from interceptor.sms.scheduler import SmsScheduler
 from interceptor.storage import AttemptRecord, StorageService
 
 logger = logging.getLogger(__name__)
@@ -63,12 +65,22 @@ class SideWork(service.MultiService):
         self.storage = StorageService(config.database, reactor)
         self.storage.setServiceParent(self)
         self.beeps: BeepScheduler | None = None
+        self.sms: SmsScheduler | None = None
         self.marker = config.sip.marker if config.sip is not None else DEFAULT_MARKER
+        sms_rule = None if config.sms is None else SmsRule(config.sms.send_after)
         if config.sip is not None:
             self.beeps = BeepScheduler(BeepEmitter(config.sip, reactor), self.storage.engine,
                                        self.storage.runner, reactor,
                                        max_age=config.sip.limits.max_age,
-                                       batch=config.sip.limits.max_concurrent)
+                                       batch=config.sip.limits.max_concurrent,
+                                       sms_rule=sms_rule)
+        if config.sms is not None and sms_rule is not None:
+            # Without beeps, recorded attempts of the classes whose rule says
+            # "not_beeped" are approved for the SMS as they come.
+            unbeeped = () if config.sip is not None else tuple(
+                name for name in config.sms.send_after if sms_rule.wanted(name, None))
+            self.sms = SmsScheduler(config.sms, self.storage.engine, self.storage.runner,
+                                    reactor, queue_unbeeped_classes=unbeeped)
         detection = build_detection(recording.detection)
         self.extractor = detection.extractor
         self.classifier = detection.classifier
@@ -94,12 +106,17 @@ class SideWork(service.MultiService):
         if self.beeps is not None:
             beeps = self.beeps
             self.ready.addCallback(lambda _: beeps.startService())
+        if self.sms is not None:
+            sms = self.sms
+            self.ready.addCallback(lambda _: sms.startService())
 
     @defer.inlineCallbacks
     def stopService(self) -> Any:
         service.Service.stopService(self)
         if self.beeps is not None and self.beeps.running:
             yield self.beeps.stopService()
+        if self.sms is not None and self.sms.running:
+            yield self.sms.stopService()
         yield self.storage.stopService()
 
     def handle(self, event: OutOfCreditEvent) -> None:
@@ -131,6 +148,8 @@ class SideWork(service.MultiService):
         self.advance()
         if self.beeps is not None:
             self.beeps.poke()
+        if self.sms is not None and self.beeps is None:
+            self.sms.poke()
 
     def advance(self) -> None:
         """Acknowledge the longest prefix of events that need nothing more from us."""

@@ -69,6 +69,7 @@ class SmsConfig:
     country_code: str = "84"
     national_prefix: str = "0"
     to_caller: bool = False
+    caller_sender: SenderConfig | None = None  # who the SMS to A comes from
     max_parts: int = 3
     concatenation: str = "udh"
     delivery_receipts: bool = True
@@ -102,6 +103,11 @@ def parse_sms(section: Section, *, base_dir: Path | None = None,
             if entry.to_caller is None:
                 raise ConfigError("is required when to_caller is true",
                                   (*section.at("templates"), name, "to_caller"))
+    caller_sender = None
+    if to_caller:
+        caller_sender = _sender(section.section("caller_sender"), allow_caller=False)
+    else:
+        section.section("caller_sender").reject_unknown()
     ads = section.section("ads")
     config = SmsConfig(
         pool=pool,
@@ -116,6 +122,7 @@ def parse_sms(section: Section, *, base_dir: Path | None = None,
         country_code=str(section.int("country_code", int(country_code), low=1, high=999)),
         national_prefix=section.str("national_prefix", national_prefix, allow_empty=True),
         to_caller=to_caller,
+        caller_sender=caller_sender,
         max_parts=section.int("max_parts", 3, low=1, high=10),
         concatenation=concatenation,
         delivery_receipts=section.bool("delivery_receipts", True),
@@ -293,23 +300,25 @@ def _language(section: Section, templates: dict[str, Templates]) -> dict[str, st
 
 
 def _senders(section: Section) -> dict[str, SenderConfig]:
-    result = {}
-    for name in CLASSES:
-        sub = section.section(name)
-        kind = sub.str("type", "caller")
-        if kind not in SENDER_TYPES:
-            raise ConfigError(f"must be one of {', '.join(SENDER_TYPES)}", sub.at("type"))
-        value = sub.optional_str("value")
-        if kind == "caller":
-            if value is not None:
-                raise ConfigError("takes no value (A's own number is sent)", sub.at("value"))
-        elif value is None:
-            raise ConfigError(f"is required for a {kind} sender", sub.at("value"))
-        elif kind == "short_code" and not _SHORT_CODE.match(value):
-            raise ConfigError("must be 3 to 8 digits", sub.at("value"))
-        elif kind == "alphanumeric" and not _ALPHANUMERIC.match(value):
-            raise ConfigError("must be 1 to 11 letters, digits, space . _ -", sub.at("value"))
-        result[name] = SenderConfig(kind, value)
-        sub.reject_unknown()
+    result = {name: _sender(section.section(name)) for name in CLASSES}
     section.reject_unknown()
     return result
+
+
+def _sender(sub: Section, allow_caller: bool = True) -> SenderConfig:
+    kind = sub.str("type", "caller" if allow_caller else None)
+    types = SENDER_TYPES if allow_caller else SENDER_TYPES[1:]
+    if kind not in types:
+        raise ConfigError(f"must be one of {', '.join(types)}", sub.at("type"))
+    value = sub.optional_str("value")
+    if kind == "caller":
+        if value is not None:
+            raise ConfigError("takes no value (A's own number is sent)", sub.at("value"))
+    elif value is None:
+        raise ConfigError(f"is required for a {kind} sender", sub.at("value"))
+    elif kind == "short_code" and not _SHORT_CODE.match(value):
+        raise ConfigError("must be 3 to 8 digits", sub.at("value"))
+    elif kind == "alphanumeric" and not _ALPHANUMERIC.match(value):
+        raise ConfigError("must be 1 to 11 letters, digits, space . _ -", sub.at("value"))
+    sub.reject_unknown()
+    return SenderConfig(kind, value)

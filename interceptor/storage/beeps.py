@@ -45,6 +45,7 @@ class BeepResult:
     cancel_sent_at: datetime | None
     ended_at: datetime | None
     ring_time_ms: int | None
+    sms_status: str | None = None  # "queued": the SMS rule wants one after this outcome
 
 
 def _beepable(cutoff: datetime) -> ColumnElement[bool]:
@@ -96,10 +97,13 @@ def save_results(engine: Engine, results: Sequence[BeepResult]) -> None:
     now = utcnow()
     with engine.begin() as connection:
         for result in results:
+            sms: dict[str, object] = {}
+            if result.sms_status is not None:
+                sms = {"sms_status": result.sms_status, "sms_queued_at": now}
             connection.execute(
                 update(Attempt)
                 .where(Attempt.attempt_id == result.attempt_id)
-                .values(status=result.status, status_reason=result.reason,
+                .values(**sms, status=result.status, status_reason=result.reason,
                         beep_outcome=result.outcome, beep_sip_code=result.sip_code,
                         beep_call_id=result.call_id, beep_presented_as=result.presented_as,
                         beep_started_at=result.started_at,

@@ -103,5 +103,5 @@ class Smsc:
                 raise AssertionError(f"SMSC: {what} not reached within {timeout}s; "
                                      f"events {self.events[-10:]}, "
                                      f"stderr {''.join(self.stderr)[-2000:]}")
-            yield deferLater(reactor, 0.01, lambda: None)
-            waited += 0.01
+            yield deferLater(reactor, 0.05, lambda: None)
+            waited += 0.05

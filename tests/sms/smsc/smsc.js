@@ -153,3 +153,6 @@ server.listen(options.port, '127.0.0.1', () => {
   emit({event: 'listening', port: server.address().port});
 });
 process.on('SIGTERM', () => process.exit(0));
+// The test process owns us: when it goes (its end of our stdin closes), so do we.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
