@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from cli.admin import attempts, blacklist, db, mnp
+from cli.admin import ads, attempts, blacklist, db, mnp
 from interceptor import __version__
 from interceptor.config import ConfigError
 from interceptor.config.loader import load_config
@@ -100,3 +100,4 @@ main.add_command(blacklist)
 main.add_command(attempts)
 main.add_command(mnp)
 main.add_command(db)
+main.add_command(ads)

@@ -1,4 +1,4 @@
-"""Operators' admin commands: ``beepcall blacklist|attempts|mnp|db ...``.
+"""Operators' admin commands: ``beepcall blacklist|attempts|mnp|db|ads ...``.
 
 Every command takes ``--database-url URL`` (else ``$BEEPCALL_DATABASE_URL``, else the
 ``database`` section of ``--config FILE``, else ``sqlite:///beepcall.db``) and ``--help``.
@@ -13,11 +13,12 @@ Shell completion (click)::
     _BEEPCALL_COMPLETE=fish_source beepcall | source      # fish
 """
 
+from cli.admin.ads import ads
 from cli.admin.attempts import attempts
 from cli.admin.blacklist import blacklist
 from cli.admin.db import db
 from cli.admin.mnp import mnp
 
-ADMIN_GROUPS = (blacklist, attempts, mnp, db)
+ADMIN_GROUPS = (blacklist, attempts, mnp, db, ads)
 
-__all__ = ["ADMIN_GROUPS", "attempts", "blacklist", "db", "mnp"]
+__all__ = ["ADMIN_GROUPS", "ads", "attempts", "blacklist", "db", "mnp"]
