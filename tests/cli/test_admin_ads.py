@@ -23,7 +23,7 @@ def test_add_list_pause_resume_remove(beepcall: Beepcall, admin_engine: Engine) 
     duplicate = beepcall("ads", "add", "topup", "--text", "x")
     assert duplicate.exit_code == 1 and "exists already" in duplicate.output
 
-    [topup, plain] = store.campaigns(admin_engine)
+    topup, _ = store.campaigns(admin_engine)
     assert (topup.weight, topup.classes, topup.daily_cap, topup.status) == \
         (3, "on_net,off_net", 500, "active")
     assert topup.starts_at is not None and topup.ends_at is not None

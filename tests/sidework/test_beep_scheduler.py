@@ -52,3 +52,32 @@ def test_outcomes_map_to_beeped_or_failed_with_their_facts() -> None:
         ("failed", "busy", "486 Busy Here")
     assert (rows["q"].status, rows["q"].outcome) == ("failed", "refused")
     assert scheduler.counters.by_outcome == {"rang": 1, "busy": 1, "refused": 1}
+
+
+def test_the_sms_rule_queues_an_sms_after_the_outcomes_it_wants() -> None:
+    """Issue 6's hook: the beep's result row carries sms_status "queued" when the rule
+    wants an SMS after that outcome (a class without a route counts as not beeped)."""
+    from interceptor.sip.config import RouteConfig, SipConfig
+    from interceptor.sms.rules import SmsRule
+
+    class Emitter(IdleEmitter):
+        config = SipConfig(routes=(
+            RouteConfig("off_net", "127.0.0.1", "ims.test"),
+            RouteConfig("on_net", "127.0.0.1", "ims.test", enabled=False)))
+
+    rule = SmsRule({"off_net": ("busy",), "on_net": ("not_beeped",), "international": ()})
+    scheduler = BeepScheduler(Emitter(), engine=None, runner=None,  # type: ignore[arg-type]
+                              clock=Clock(), max_age=60, sms_rule=rule)
+    scheduler.running = True
+    times = CallTimes(10.0, 10.1, None, None, 10.2)
+
+    def outcome(attempt_id: str, kind: OutcomeKind, callee_class: str) -> BeepOutcome:
+        return BeepOutcome(attempt_id, kind, "", None, "+84912000001", "+84987000002",
+                           callee_class, None, 1, times, None)
+
+    scheduler._finished(outcome("busy", OutcomeKind.BUSY, "off_net"))
+    scheduler._finished(outcome("rang", OutcomeKind.RANG, "off_net"))
+    scheduler._finished(outcome("no-route", OutcomeKind.REFUSED, "on_net"))
+    scheduler._finished(outcome("abroad", OutcomeKind.BUSY, "international"))
+    assert {row.attempt_id: row.sms_status for row in scheduler._unsaved} == {
+        "busy": "queued", "rang": None, "no-route": "queued", "abroad": None}
