@@ -104,10 +104,8 @@ def parse_sms(section: Section, *, base_dir: Path | None = None,
                 raise ConfigError("is required when to_caller is true",
                                   (*section.at("templates"), name, "to_caller"))
     caller_sender = None
-    if to_caller:
+    if to_caller or section.has("caller_sender"):
         caller_sender = _sender(section.section("caller_sender"), allow_caller=False)
-    else:
-        section.section("caller_sender").reject_unknown()
     ads = section.section("ads")
     config = SmsConfig(
         pool=pool,

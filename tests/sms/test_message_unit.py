@@ -202,3 +202,24 @@ def test_config_errors_name_the_path(monkeypatch: pytest.MonkeyPatch, change: An
     with pytest.raises(ConfigError) as error:
         parse(raw)
     assert str(error.value).startswith(path + ":"), str(error.value)
+
+
+def test_the_example_config_sms_section_parses(monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    """examples/interceptor.yaml documents the section commented out: uncommented, it is
+    a valid configuration."""
+    import yaml
+
+    from interceptor.config.loader import parse_config
+
+    text = (Path(__file__).parents[2] / "examples" / "interceptor.yaml").read_text()
+    block = text[text.index("# sms:"):]
+    raw = yaml.safe_load(text)
+    raw["sms"] = yaml.safe_load("\n".join(line[2:] for line in block.splitlines()))["sms"]
+    monkeypatch.setenv("BEEPCALL_SMPP_PASSWORD", "pw")
+    (tmp_path / "smpp-password").write_text("pw2\n")
+    raw["sms"]["smsc"]["binds"][1]["password_file"] = str(tmp_path / "smpp-password")
+    config = parse_config(raw)
+    assert config.sms is not None
+    assert [bind.password for bind in config.sms.pool.binds] == ["pw", "pw2"]
+    assert config.sms.senders["off_net"].kind == "short_code"

@@ -5,7 +5,8 @@
 // Options (JSON in argv[2]): port (0: any; the chosen one is printed), system_id,
 // password, throttle_every (answer every Nth submit_sm with ESME_RTHROTTLED),
 // queue_full_every (... with ESME_RMSGQFUL), dlr ("DELIVRD", "UNDELIV" or null),
-// dlr_delay_ms, reject_every (ESME_RSUBMITFAIL), silent_every (never answer), max_parts.
+// dlr_delay_ms, reject_every (ESME_RSUBMITFAIL), silent_every (never answer), quiet (no
+// per-SMS events: benchmarks).
 // Every event is one JSON line on stdout: listening, bind, bind_refused, submit,
 // throttled, message (a whole SMS once all its parts are in: UDH or SAR reassembly),
 // reassembly_error, dlr, unbind.
@@ -17,7 +18,10 @@ const options = Object.assign({
   queue_full_every: 0, reject_every: 0, silent_every: 0, dlr: 'DELIVRD', dlr_delay_ms: 20,
 }, JSON.parse(process.argv[2] || '{}'));
 
+const QUIET = new Set(['submit', 'message']);  // options.quiet: benchmark, no per-SMS lines
+
 function emit(event) {
+  if (options.quiet && QUIET.has(event.event)) return;
   process.stdout.write(JSON.stringify(event) + '\n');
 }
 
