@@ -70,6 +70,12 @@ class SmsCounters:
     save_failures: int = 0
     queue_depth: int = 0  # queued in SQL at the last scan
     binds_up: int = 0
+    # from the SMPP pool (copied at each scan and on demand: refresh())
+    submitted: int = 0  # submit_sm answered OK
+    throttled: int = 0
+    resubmits: int = 0
+    timeouts: int = 0
+    bind_refusals: int = 0
 
 
 class SmsScheduler(service.Service):
@@ -82,6 +88,7 @@ class SmsScheduler(service.Service):
         self.engine = engine
         self.runner = runner
         self.clock: Clock = reactor
+        self.breaker = breaker  # SMSC circuit breaker (interceptor.policy.breaker), if any
         self.pool = pool or SmppPool(config.pool, reactor, self.receipt, breaker=breaker,
                                      seed=seed)
         self.pool.on_receipt = self.receipt
@@ -132,6 +139,17 @@ class SmsScheduler(service.Service):
         if self._receipts and not self._applying:
             yield self._apply_receipts()
 
+    def refresh_counters(self) -> SmsCounters:
+        """The counters with the pool's figures brought up to date (for metrics)."""
+        pool, counters = self.pool, self.counters
+        counters.binds_up = pool.binds_up
+        counters.submitted = pool.counters.submitted
+        counters.throttled = pool.counters.throttled
+        counters.resubmits = pool.counters.resubmits
+        counters.timeouts = pool.counters.timeouts
+        counters.bind_refusals = pool.counters.bind_refusals
+        return counters
+
     def set_rate(self, per_second: float) -> None:
         """The SMS TPS cap (runtime knob)."""
         self.pool.set_rate(per_second)
@@ -149,7 +167,7 @@ class SmsScheduler(service.Service):
         self._scan_call = None
         if not self.running:
             return
-        self.counters.binds_up = self.pool.binds_up
+        self.refresh_counters()
         room = 0
         if self.pool.ready:
             room = min(self.config.batch - len(self._in_flight), max(self.pool.room(), 0))
