@@ -158,3 +158,35 @@ def test_ads_rotate_by_weight_with_class_targets_and_daily_cap(database: Databas
     campaigns = database.campaigns()
     assert {name: row.impressions for name, row in campaigns.items()} == {
         "heavy": seen["HEAVY"], "light": seen["LIGHT"], "capped": 10, "intl": 0, "paused": 0}
+
+
+@pytest_twisted.inlineCallbacks
+def test_senders_per_class_and_the_second_sms_to_a(database: Database, password: str) -> Any:
+    smsc = yield Smsc(dlr=None).start()
+    raw = sms_section(
+        smsc.port, to_caller=True, language="en",
+        templates={"en": {"to_callee": "{caller} called you.{ad}",
+                          "to_caller": "We told {callee} you called. Top up: *100#"}},
+        sender={"off_net": {"type": "short_code", "value": "9123"},
+                "on_net": {"type": "alphanumeric", "value": "Beepcall"}},
+        caller_sender={"type": "alphanumeric", "value": "MyOperator"})
+    [on_net] = database.queue(callee_class="on_net")
+    [off_net] = database.queue(callee_class="off_net", callee="84977000003")
+    sms = scheduler(parse(raw), database)
+    sms.startService()
+    try:
+        yield smsc.wait(lambda: len(smsc.of("message")) == 4, what="4 SMS")
+        yield smsc.wait(lambda: database.count("submitted") == 2, what="rows")
+    finally:
+        yield sms.stopService()
+        yield smsc.stop()
+    seen = {(m["destination"], m["source"], m["source_ton"], m["text"])
+            for m in smsc.of("message")}
+    assert seen == {
+        (B, "Beepcall", 5, "0912000001 called you."),
+        ("84977000003", "9123", 3, "0912000001 called you."),
+        (A, "MyOperator", 5, "We told 0987000002 you called. Top up: *100#"),
+        (A, "MyOperator", 5, "We told 0977000003 you called. Top up: *100#"),
+    }
+    assert sms.counters.to_caller == 2
+    assert {database.status(on_net), database.status(off_net)} == {"submitted"}
