@@ -36,8 +36,10 @@ class SmppBind(service.Service):
     """Keeps ``config`` bound; tells ``owner`` (a SessionListener) what happens."""
 
     def __init__(self, config: BindConfig, reactor: Reactor, owner: SessionListener, *,
-                 endpoint: EndpointFactory | None = None, seed: int | None = None) -> None:
+                 endpoint: EndpointFactory | None = None, seed: int | None = None,
+                 unbind_timeout: float = 2.0) -> None:
         self.config = config
+        self.unbind_timeout = unbind_timeout
         self.clock = reactor
         self.owner = owner
         self.session: EsmeProtocol | None = None  # the bound session, if any
@@ -79,7 +81,7 @@ class SmppBind(service.Service):
         super().stopService()
         session = self.session
         if session is not None:
-            yield session.unbind()
+            yield session.unbind(self.unbind_timeout)
         yield self.client.stopService()
 
     # --- SessionListener (from our sessions), relayed to the owner ----------------------

@@ -81,7 +81,8 @@ class SmppPool(service.MultiService):
         self.bucket = TokenBucket(config.max_per_second, config.burst, reactor)
         self.counters = PoolCounters()
         self.binds = [SmppBind(bind, reactor, self, endpoint=endpoint,
-                               seed=None if seed is None else seed + index)
+                               seed=None if seed is None else seed + index,
+                               unbind_timeout=config.unbind_timeout)
                       for index, bind in enumerate(config.binds)]
         for bind in self.binds:
             bind.setServiceParent(self)

@@ -156,16 +156,16 @@ class EsmeProtocol(Protocol):
         self.listener.closed(self, reason.getErrorMessage())
         self._closed.callback(None)
 
-    def unbind(self) -> defer.Deferred[None]:
-        """Send unbind, wait for unbind_resp (at most ``response_timeout``), close.
-        Fires once the connection is closed."""
+    def unbind(self, timeout: float | None = None) -> defer.Deferred[None]:
+        """Send unbind, wait for unbind_resp (at most ``timeout``, default
+        ``response_timeout``), close. Fires once the connection is closed."""
         if self.state == "closed":
             return defer.succeed(None)
         if self.state == "bound":
             self.state = "unbinding"
             if self._keepalive.running:
                 self._keepalive.stop()
-            request = self._request(codec.unbind(self._next()), "unbind")
+            request = self._request(codec.unbind(self._next()), "unbind", timeout)
             request.addBoth(lambda _: self._transport.loseConnection())
         elif self.state != "unbinding":
             self._transport.loseConnection()
@@ -183,10 +183,12 @@ class EsmeProtocol(Protocol):
         self._sequence = self._sequence % _MAX_SEQUENCE + 1
         return self._sequence
 
-    def _request(self, pdu: Any, command: str) -> defer.Deferred[Any]:
+    def _request(self, pdu: Any, command: str,
+                 timeout: float | None = None) -> defer.Deferred[Any]:
         seq = codec.sequence(pdu)
         deferred: defer.Deferred[Any] = defer.Deferred()
-        timer = self.clock.callLater(self.config.response_timeout, self._timed_out, seq)
+        timer = self.clock.callLater(self.config.response_timeout if timeout is None
+                                     else timeout, self._timed_out, seq)
         self.outstanding[seq] = _Pending(command, deferred, timer)
         self._transport.write(codec.encode(pdu))
         return deferred

@@ -75,6 +75,7 @@ class SmsConfig:
     delivery_receipts: bool = True
     ads: AdsConfig = field(default_factory=AdsConfig)
     max_age: float = 3600.0  # queued longer than this: expired
+    max_queued: int = 100_000  # beyond this many queued, the oldest expire
     batch: int = 100
     pickup_interval: float = 2.0
 
@@ -128,6 +129,7 @@ def parse_sms(section: Section, *, base_dir: Path | None = None,
                       separator=ads.str("separator", " - ", allow_empty=True),
                       refresh=ads.float("refresh_s", 30.0, low=0.1, high=86_400.0)),
         max_age=section.float("max_age_s", 3600.0, low=1.0, high=7 * 86_400.0),
+        max_queued=section.int("max_queued", 100_000, low=1, high=100_000_000),
         batch=section.int("batch", 100, low=1, high=100_000),
         pickup_interval=section.float("pickup_interval_s", 2.0, low=0.05, high=3600.0),
     )

@@ -50,6 +50,7 @@ from interceptor.storage.sms import (
     queue_depth,
     queue_unbeeped,
     save_sms_results,
+    trim_queue,
 )
 
 logger = logging.getLogger(__name__)
@@ -174,7 +175,8 @@ class SmsScheduler(service.Service):
         self._scanning = True
         now = self.clock.seconds()
         cutoff = datetime.fromtimestamp(now - self.config.max_age, UTC)
-        job = self.runner.run(_claim, self.engine, cutoff, room, self.queue_unbeeped_classes)
+        job = self.runner.run(_claim, self.engine, cutoff, room, self.queue_unbeeped_classes,
+                              self.config.max_queued)
         job.addCallbacks(self._claimed, self._scan_failed)
 
     def _scan_failed(self, failure: Failure) -> None:
@@ -385,11 +387,11 @@ class SmsScheduler(service.Service):
         job.addCallbacks(loaded, failed)
 
 
-def _claim(engine: Any, cutoff: datetime, limit: int, unbeeped: tuple[str, ...]
-           ) -> tuple[list[ClaimedSms], int, int]:
+def _claim(engine: Any, cutoff: datetime, limit: int, unbeeped: tuple[str, ...],
+           max_queued: int) -> tuple[list[ClaimedSms], int, int]:
     if unbeeped:
         queue_unbeeped(engine, unbeeped, cutoff)
-    expired = expire_queued(engine, cutoff)
+    expired = expire_queued(engine, cutoff) + trim_queue(engine, max_queued)
     if expired:
         logger.warning("%d SMS expired before a bind could take them", expired)
     claimed = claim_queued(engine, cutoff, limit) if limit > 0 else []

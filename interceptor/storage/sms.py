@@ -96,6 +96,26 @@ def expire_queued(engine: Engine, cutoff: datetime) -> int:
         return int(result.rowcount or 0)
 
 
+def trim_queue(engine: Engine, limit: int) -> int:
+    """Keep at most ``limit`` SMS queued: the oldest beyond it are ``expired`` (a long
+    SMSC outage must not leave an unbounded backlog to flood B with stale news)."""
+    with engine.begin() as connection:
+        depth = int(connection.execute(select(func.count()).select_from(Attempt)
+                                       .where(Attempt.sms_status == QUEUED)).scalar_one())
+        excess = depth - limit
+        if excess <= 0:
+            return 0
+        oldest = [row[0] for row in connection.execute(
+            select(Attempt.attempt_id).where(Attempt.sms_status == QUEUED)
+            .order_by(Attempt.sms_queued_at).limit(excess))]
+        result = connection.execute(
+            update(Attempt).where(Attempt.attempt_id.in_(oldest),
+                                  Attempt.sms_status == QUEUED)
+            .values(sms_status=EXPIRED, sms_error="dropped: queue limit reached",
+                    updated_at=utcnow()))
+        return int(result.rowcount or 0)
+
+
 def queue_depth(engine: Engine) -> int:
     with engine.connect() as connection:
         return int(connection.execute(

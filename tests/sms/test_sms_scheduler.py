@@ -190,3 +190,23 @@ def test_senders_per_class_and_the_second_sms_to_a(database: Database, password:
     }
     assert sms.counters.to_caller == 2
     assert {database.status(on_net), database.status(off_net)} == {"submitted"}
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_queue_is_bounded_the_oldest_expire(database: Database, password: str) -> Any:
+    port = free_tcp_port()
+    oldest = database.queue(2, queued_ago=30)
+    newest = database.queue(3, queued_ago=5)
+    sms = scheduler(parse(sms_section(port, max_queued=3)), database)
+    sms.startService()
+    smsc = Smsc(port=port, dlr=None)
+    try:
+        yield smsc.wait(lambda: database.count("expired") == 2, what="trimmed")
+        yield smsc.start()
+        yield smsc.wait(lambda: database.count("submitted") == 3, what="the rest sent")
+    finally:
+        yield sms.stopService()
+        yield smsc.stop()
+    assert {database.status(i) for i in oldest} == {"expired"}
+    assert {database.status(i) for i in newest} == {"submitted"}
+    assert len(smsc.of("message")) == 3
