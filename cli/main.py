@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from cli.admin import attempts, blacklist, db, mnp, policy, thresholds
+from cli.admin import ads, attempts, blacklist, db, mnp, policy, thresholds
 from cli.admin.report import report
 from cli.status import status
 from interceptor import __version__
@@ -106,3 +106,4 @@ main.add_command(thresholds)
 main.add_command(policy)
 main.add_command(report)
 main.add_command(status)
+main.add_command(ads)

@@ -1,4 +1,4 @@
-"""Operators' admin commands: ``beepcall blacklist|attempts|mnp|db|thresholds|policy``.
+"""Operators' admin commands: ``beepcall blacklist|attempts|mnp|db|thresholds|policy|ads``.
 
 Every command takes ``--database-url URL`` (else ``$BEEPCALL_DATABASE_URL``, else the
 ``database`` section of ``--config FILE``, else ``sqlite:///beepcall.db``) and ``--help``.
@@ -13,6 +13,7 @@ Shell completion (click)::
     _BEEPCALL_COMPLETE=fish_source beepcall | source      # fish
 """
 
+from cli.admin.ads import ads
 from cli.admin.attempts import attempts
 from cli.admin.blacklist import blacklist
 from cli.admin.db import db
@@ -20,6 +21,6 @@ from cli.admin.mnp import mnp
 from cli.admin.policy import policy
 from cli.admin.thresholds import thresholds
 
-ADMIN_GROUPS = (blacklist, attempts, mnp, db, thresholds, policy)
+ADMIN_GROUPS = (blacklist, attempts, mnp, db, thresholds, policy, ads)
 
-__all__ = ["ADMIN_GROUPS", "attempts", "blacklist", "db", "mnp", "policy", "thresholds"]
+__all__ = ["ADMIN_GROUPS", "ads", "attempts", "blacklist", "db", "mnp", "policy", "thresholds"]

@@ -15,6 +15,7 @@ from interceptor.metrics.config import MetricsConfig, parse_metrics
 from interceptor.numbers import NumberingConfig, parse_numbering
 from interceptor.policy.config import PolicyConfig, parse_policy
 from interceptor.sip.config import SipConfig, parse_sip
+from interceptor.sms.config import SmsConfig, parse_sms
 from interceptor.storage.config import DatabaseConfig, parse_database
 
 
@@ -35,6 +36,7 @@ class InterceptorConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
     metrics: MetricsConfig | None = None  # /metrics and /status: None when absent
+    sms: SmsConfig | None = None  # the beep SMS: None when the section is absent
     source: str = "<memory>"
     base_dir: Path | None = None
     raw: Any = field(default=None, compare=False, repr=False)  # for the side-work process
@@ -62,9 +64,17 @@ def parse_config(raw: Any, source: str = "<memory>",
                           sip_limits=None if sip is None else sip.limits)
     callbacks = parse_callbacks(root.section("callbacks"))
     metrics = parse_metrics(root.section("metrics")) if root.has("metrics") else None
+    sms = None
+    if root.has("sms"):
+        if recording is None:
+            raise ConfigError("the SMS needs detection enabled", ("sms",))
+        numbering = recording.numbering
+        sms = parse_sms(root.section("sms"), base_dir=base_dir,
+                        country_code=numbering.country_code,
+                        national_prefix=numbering.national_prefix)
     root.reject_unknown()
     return InterceptorConfig(relay=relay, database=database, recording=recording, sip=sip,
-                             policy=policy, callbacks=callbacks, metrics=metrics,
+                             policy=policy, callbacks=callbacks, metrics=metrics, sms=sms,
                              source=source, base_dir=base_dir, raw=raw)
 
 

@@ -88,12 +88,15 @@ def sms_only_row(attempt_id: str, sms_status: str | None) -> BeepResult:
 
 class BeepScheduler(service.Service):
     """Has the policy decide due attempts (at most what the emitter can take), beeps
-    the allowed ones and records outcomes."""
+    the allowed ones, records outcomes and queues the SMS the rule wants after them."""
 
     name = "beep-scheduler"
+    STOP_SAVE_TIMEOUT = 10.0  # seconds a stop keeps retrying to save outcomes
 
-    def __init__(self, emitter: BeepEmitter, policy: PolicyService, clock: Clock, *,
+    def __init__(self, emitter: BeepEmitter | None, policy: PolicyService, clock: Clock, *,
                  sms_rule: SmsRule | None = None, pickup_interval: float = 2.0) -> None:
+        # No emitter (no sip section): nothing is beeped, the policy still decides and
+        # the allowed attempts get their SMS.
         self.emitter = emitter
         self.policy = policy
         self.engine = policy.engine
@@ -101,7 +104,7 @@ class BeepScheduler(service.Service):
         self.clock = clock
         self.sms_rule = sms_rule
         self.breaker: CircuitBreaker = policy.beep_breaker
-        self.batch = emitter.config.limits.max_concurrent
+        self.batch = 200 if emitter is None else emitter.config.limits.max_concurrent
         self._poll = task.LoopingCall(self.poke)
         self._poll.clock = clock
         self._pickup_interval = pickup_interval
@@ -118,6 +121,9 @@ class BeepScheduler(service.Service):
 
     def apply(self, thresholds: Thresholds) -> None:
         """Runtime thresholds: global rate, concurrency and age limits."""
+        if self.emitter is None:
+            self.batch = int(thresholds.number("global.max_concurrent_beeps") or 200)
+            return
         limits = self.emitter.config.limits
         concurrent = int(thresholds.number("global.max_concurrent_beeps") or
                          limits.max_concurrent)
@@ -132,7 +138,8 @@ class BeepScheduler(service.Service):
     def startService(self) -> None:
         super().startService()
         self.policy.on_change(self.apply)
-        self.emitter.startService()
+        if self.emitter is not None:
+            self.emitter.startService()
         self._poll.start(self._pickup_interval, now=True)  # picks up what a stop left
 
     @defer.inlineCallbacks
@@ -143,12 +150,22 @@ class BeepScheduler(service.Service):
             self._poll.stop()
         if self._scan_call is not None and self._scan_call.active():
             self._scan_call.cancel()
-        yield self.emitter.stopService()
+        if self.emitter is not None:
+            yield self.emitter.stopService()
         yield defer.DeferredList(list(self._in_flight))
+        deadline = self.clock.seconds() + self.STOP_SAVE_TIMEOUT
         while self._unsaved or self._saving:
+            if self.clock.seconds() >= deadline:
+                # Their attempts stay "beeping": never beeped twice, but their outcome
+                # is not recorded.
+                logger.error("stopping: %d beep outcomes could not be saved: %s",
+                             len(self._unsaved),
+                             ", ".join(row.attempt_id for row in self._unsaved[:20]))
+                break
+            failures = self.counters.save_failures
             yield self._save()
-            if self._saving:
-                yield task.deferLater(self.clock, 0.05, lambda: None)
+            if self._saving or self.counters.save_failures > failures:
+                yield task.deferLater(self.clock, 0.5, lambda: None)
 
     def poke(self) -> None:
         """New attempts may be due: scan soon (coalesced)."""
@@ -161,7 +178,8 @@ class BeepScheduler(service.Service):
 
     def _scan(self) -> None:
         self._scan_call = None
-        room = self.batch - self.emitter.queued - len(self._in_flight)
+        queued = 0 if self.emitter is None else self.emitter.queued
+        room = self.batch - queued - len(self._in_flight)
         if room <= 0 or not self.running:
             return
         if self.breaker.state != "closed":
@@ -176,7 +194,7 @@ class BeepScheduler(service.Service):
         self._scanning = False
         self.counters.claimed += len(batch.claimed)
         for decision in batch.claimed:
-            if decision.beep:
+            if decision.beep and self.emitter is not None:
                 self._beep(decision)
             else:
                 self._queue_result(sms_only_row(decision.candidate.attempt_id,
@@ -190,6 +208,7 @@ class BeepScheduler(service.Service):
         self._sms_allowed[attempt.attempt_id] = decision.sms
         request = BeepRequest(attempt.attempt_id, attempt.caller_e164, attempt.callee_e164,
                               attempt.callee_class, attempt.due_at.timestamp())
+        assert self.emitter is not None
         beep = self.emitter.submit(request)
         self._in_flight.add(beep)
         beep.addCallback(self._finished)
@@ -222,8 +241,12 @@ class BeepScheduler(service.Service):
             # start beeps it (unless it has expired by then).
             self._queue_result(released_row(outcome.attempt_id))
         else:
-            sms = self._sms_status(None, outcome.kind.value, outcome.callee_class,
-                                   sms_allowed)
+            # A class without an enabled route was not beeped: the SMS rule sees None.
+            route = None if self.emitter is None else \
+                self.emitter.config.route(outcome.callee_class)
+            beeped = route is not None and route.enabled
+            sms = self._sms_status(None, outcome.kind.value if beeped else None,
+                                   outcome.callee_class, sms_allowed)
             self._queue_result(result_row(outcome, sms))
 
     def _queue_result(self, row: BeepResult) -> None:

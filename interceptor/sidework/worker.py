@@ -32,6 +32,7 @@ from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 
 from interceptor.callbacks.service import CallbackAttribution
+from interceptor.callbacks.store import Notice
 from interceptor.config import ConfigError
 from interceptor.config.loader import InterceptorConfig, RecordingConfig, parse_config
 from interceptor.detection import build_detection
@@ -57,6 +58,8 @@ from interceptor.sidework.events import (
 )
 from interceptor.sip import BeepEmitter, is_beep_charging_id
 from interceptor.sip.marker import DEFAULT_MARKER
+from interceptor.sms.rules import SmsRule
+from interceptor.sms.scheduler import SmsScheduler
 from interceptor.storage import AttemptRecord, StorageService
 from interceptor.storage.beeps import BeepResult
 
@@ -86,10 +89,18 @@ class SideWork(service.MultiService):
         self.policy = PolicyService(config.policy, self.storage.engine, self.storage.runner,
                                     reactor)
         self.beeps: BeepScheduler | None = None
+        self.sms: SmsScheduler | None = None
         self.marker = config.sip.marker if config.sip is not None else DEFAULT_MARKER
-        if config.sip is not None:
-            self.beeps = BeepScheduler(BeepEmitter(config.sip, reactor), self.policy,
-                                       reactor)
+        sms_rule = None if config.sms is None else SmsRule(config.sms.send_after)
+        if config.sip is not None or config.sms is not None:
+            emitter = BeepEmitter(config.sip, reactor) if config.sip is not None else None
+            self.beeps = BeepScheduler(emitter, self.policy, reactor, sms_rule=sms_rule)
+        if config.sms is not None:
+            self.sms = SmsScheduler(config.sms, self.storage.engine, self.storage.runner,
+                                    reactor, breaker=self.policy.smsc_breaker)
+            sms = self.sms
+            self.policy.listeners.append(lambda thresholds: sms.set_rate(
+                thresholds.number("global.max_sms_per_second") or 50.0))
         detection = build_detection(recording.detection)
         self.extractor = detection.extractor
         self.classifier = detection.classifier
@@ -111,6 +122,8 @@ class SideWork(service.MultiService):
         self._callback_tokens = 0
         # More figures for the stats snapshot, by name (e.g. "sms" from the SMS sender).
         self.stats_sources: dict[str, Callable[[], Any]] = {}
+        if self.sms is not None:
+            self._wire_sms(self.sms)
         # Today's report figures (UTC day), refreshed from SQL for `beepcall status`.
         self.today: dict[str, Any] | None = None
         self._today_loop = task.LoopingCall(self._refresh_today)
@@ -140,6 +153,9 @@ class SideWork(service.MultiService):
             # Beeps wait for the thresholds (or the knowledge that the database is down).
             self.ready.addCallback(lambda _: policy.startService())
             self.ready.addCallback(lambda _: beeps.startService())
+        if self.sms is not None:
+            sms = self.sms
+            self.ready.addCallback(lambda _: sms.startService())
         self.ready.addCallback(self._start_today)
 
     @defer.inlineCallbacks
@@ -149,6 +165,8 @@ class SideWork(service.MultiService):
             self._today_loop.stop()
         if self.beeps is not None and self.beeps.running:
             yield self.beeps.stopService()
+        if self.sms is not None and self.sms.running:
+            yield self.sms.stopService()
         if self.policy.running:
             yield self.policy.stopService()
         if self.callbacks is not None:
@@ -246,11 +264,11 @@ class SideWork(service.MultiService):
                        "deferred": policy.deferred, "lost_races": policy.lost},
             "today": self.today,
         }
-        if self.beeps is not None:
+        emitter = None if self.beeps is None else self.beeps.emitter
+        if self.beeps is not None and emitter is not None:
             beeps = self.beeps.counters
             snapshot["beeps"] = {"claimed": beeps.claimed, "by_outcome": dict(beeps.by_outcome),
-                                 "queued": self.beeps.emitter.queued,
-                                 "active": self.beeps.emitter.active}
+                                 "queued": emitter.queued, "active": emitter.active}
         if self.callbacks is not None:
             snapshot["callbacks"] = self.callbacks.snapshot()
         # Hook for the SMS sender (issue 6): "sms": {"by_status": {...}, "queued": n, ...}
@@ -260,6 +278,26 @@ class SideWork(service.MultiService):
             except Exception:
                 logger.exception("side work: stats source %s failed", name)
         return snapshot
+
+    def _wire_sms(self, sms: SmsScheduler) -> None:
+        """Queued SMS are claimed once their beep outcome is saved; a submitted SMS
+        starts callback watches (an SMS-only notice may be called back too)."""
+        if self.beeps is not None:
+            self.beeps.on_saved.append(lambda results: sms.poke())
+        callbacks = self.callbacks
+        if callbacks is not None:
+            def notified(attempt_id: str, at: datetime) -> None:
+                callbacks.notified([Notice(attempt_id, at)])
+            sms.on_submitted.append(notified)
+
+        def figures() -> dict[str, Any]:
+            counters = sms.refresh_counters()
+            return {"by_status": dict(counters.by_status), "queued": counters.queue_depth,
+                    "submitted": counters.submitted, "parts": counters.parts,
+                    "with_ad": counters.with_ad, "throttled": counters.throttled,
+                    "resubmits": counters.resubmits, "binds_up": counters.binds_up,
+                    "expired": counters.expired, "receipts": counters.receipts}
+        self.stats_sources["sms"] = figures
 
     def _is_our_beep(self, request: bytes) -> bool:
         """A session our beep created (its ICID carries our prefix) never beeps again."""

@@ -37,7 +37,7 @@ class BeepResult:
     cancel_sent_at: datetime | None
     ended_at: datetime | None
     ring_time_ms: int | None
-    sms_status: str | None = None  # "queued": an SMS follows (the SMS sender claims it)
+    sms_status: str | None = None  # "queued": the SMS rule wants one after this outcome
 
 
 def expire_stale(engine: Engine, cutoff: datetime) -> int:
@@ -60,16 +60,17 @@ def save_results(engine: Engine, results: Sequence[BeepResult]) -> None:
     now = utcnow()
     with engine.begin() as connection:
         for result in results:
+            sms: dict[str, object] = {}
+            if result.sms_status is not None:
+                sms = {"sms_status": result.sms_status, "sms_queued_at": now}
             connection.execute(
                 update(Attempt)
                 .where(Attempt.attempt_id == result.attempt_id)
-                .values(status=result.status, status_reason=result.reason,
+                .values(**sms, status=result.status, status_reason=result.reason,
                         beep_outcome=result.outcome, beep_sip_code=result.sip_code,
                         beep_call_id=result.call_id, beep_presented_as=result.presented_as,
                         beep_started_at=result.started_at,
                         first_provisional_at=result.first_provisional_at,
                         rang_at=result.rang_at, cancel_sent_at=result.cancel_sent_at,
                         beep_ended_at=result.ended_at, ring_time_ms=result.ring_time_ms,
-                        updated_at=now,
-                        **({} if result.sms_status is None
-                           else {"sms_status": result.sms_status})))
+                        updated_at=now))

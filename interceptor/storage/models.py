@@ -9,12 +9,14 @@ portability status) are enforced by CHECK constraints.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Date,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -54,6 +56,9 @@ class Attempt(Base):
         Index("ix_attempts_callee_e164_occurred_at", "callee_e164", "occurred_at"),
         Index("ix_attempts_status_occurred_at", "status", "occurred_at"),
         Index("ix_attempts_session_id", "session_id"),
+        # SMS (issue 6): the queue scan and the delivery-receipt lookup
+        Index("ix_attempts_sms_status_sms_queued_at", "sms_status", "sms_queued_at"),
+        Index("ix_attempts_sms_message_id", "sms_message_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -95,6 +100,15 @@ class Attempt(Base):
     sms_status: Mapped[str | None] = mapped_column(String(32))
     sms_message_id: Mapped[str | None] = mapped_column(String(64))
     sms_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # SMS (issue 6): parts, every part's message id (space-separated), the delivery
+    # receipt's state, the ad campaign, why it failed, when it was approved (queued).
+    sms_parts: Mapped[int | None] = mapped_column(Integer)
+    sms_message_ids: Mapped[str | None] = mapped_column(Text)
+    sms_dlr_state: Mapped[str | None] = mapped_column(String(16))
+    sms_delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sms_campaign_id: Mapped[int | None] = mapped_column(Integer)
+    sms_error: Mapped[str | None] = mapped_column(Text)
+    sms_queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Filled by callback attribution (B called A back within the window).
     callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     callback_session_id: Mapped[str | None] = mapped_column(Text)
@@ -226,3 +240,42 @@ class CallbackWatch(Base):
     other_e164: Mapped[str | None] = mapped_column(String(32))  # whom they must call
     notified_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# --- SMS advertisements (issue 6) ------------------------------------------------------
+
+
+class AdCampaign(Base):
+    """An operator advertisement appended to beep SMS, chosen by weight."""
+
+    __tablename__ = "ad_campaigns"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'paused', 'removed')", name="status"),
+        CheckConstraint("weight >= 0", name="weight"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    classes: Mapped[str] = mapped_column(String(64), default="")  # comma list; "" = all
+    daily_cap: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    delivered: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow,
+                                                 server_default=func.now())
+
+
+class AdCampaignDaily(Base):
+    """Impressions and deliveries per campaign and day (the operator's day): daily caps."""
+
+    __tablename__ = "ad_campaign_daily"
+
+    campaign_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("ad_campaigns.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    delivered: Mapped[int] = mapped_column(BigInteger, default=0)

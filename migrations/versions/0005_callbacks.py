@@ -2,7 +2,7 @@
 callback_watches table.
 
 Revision ID: 0005
-Revises: 0002 (the integrator re-chains it onto 0004)
+Revises: 0004
 Create Date: 2026-11-26
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | Sequence[str] | None = "0003"
+down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import struct
@@ -13,8 +14,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import select
 
+from interceptor.demo.run import AD_NAME, AD_TEXT
 from interceptor.diameter import codec
+from interceptor.storage.engine import make_engine
+from interceptor.storage.models import AdCampaign, Attempt
 from tests.relay.fakes import peer_factory, split_messages
 
 BEEPCALL = [sys.executable, "-m", "cli"]
@@ -152,3 +157,28 @@ def test_demo_runs_on_embedded_defaults_and_records_attempts(tmp_path: Path) -> 
     assert "Beep Call: what the service did and earned" in result.stdout
     report = tmp_path / "beepcall-report.html"
     assert report.exists() and report.read_text().count("<svg") == 5
+    # The SMS to the beeped callees went to the demo's own SMSC, with the demo's ad.
+    received = re.search(r"SMS the demo SMSC received on 127\.0\.0\.1:\d+ \((\d+); "
+                         r"(\d+) delivery receipts sent back\)", result.stdout)
+    assert received is not None, result.stdout
+    sms_lines = [line for line in result.stdout.splitlines()
+                 if re.match(r"  to +\d+  from +\d+  UCS-2, ", line)]
+    assert len(sms_lines) == int(received.group(1)) >= 1
+    assert int(received.group(2)) >= len(sms_lines)
+    assert all(line.endswith(". - " + AD_TEXT) for line in sms_lines)
+    engine = make_engine(f"sqlite:///{tmp_path / 'beepcall-demo.db'}")
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(select(Attempt)).all()
+            [campaign_id] = connection.execute(
+                select(AdCampaign.id).where(AdCampaign.name == AD_NAME)).scalars()
+    finally:
+        engine.dispose()
+    notified = [row for row in rows if row.beep_outcome is not None]
+    assert notified and len(notified) == len(sms_lines)
+    assert {(row.sms_status, row.sms_campaign_id) for row in notified} <= \
+        {("submitted", campaign_id), ("delivered", campaign_id)}
+    for row in notified:
+        assert f"  to {row.callee_e164:>12}  from {row.caller_e164:>12}  " in \
+            "\n".join(sms_lines)
+    assert re.search(rf"SMS by status +│ +delivered {len(notified)} │", result.stdout)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, text
 
-from interceptor.storage.models import Attempt
+from interceptor.storage.models import AdCampaign, Attempt
 
 SINCE = datetime(2026, 11, 20, tzinfo=UTC)
 UNTIL = datetime(2026, 11, 22, tzinfo=UTC)
@@ -62,12 +62,10 @@ def load(engine: Engine) -> None:
 
 
 def add_campaigns(engine: Engine) -> None:
-    """What issue 6's migration adds, as far as reports care."""
+    """Campaign 7 exists; campaign 8 was removed from the table (labelled by id)."""
     with engine.begin() as connection:
-        connection.execute(text("ALTER TABLE attempts ADD COLUMN sms_campaign_id INTEGER"))
-        connection.execute(text("CREATE TABLE ad_campaigns (id INTEGER PRIMARY KEY, "
-                                "name VARCHAR(64))"))
-        connection.execute(text("INSERT INTO ad_campaigns (id, name) VALUES (7, 'tet-promo')"))
+        connection.execute(insert(AdCampaign).values(id=7, name="tet-promo",
+                                                     text="Nạp thẻ: *100#", weight=1))
         connection.execute(text("UPDATE attempts SET sms_campaign_id = 7 "
                                 "WHERE attempt_id = 'a3'"))
         connection.execute(text("UPDATE attempts SET sms_campaign_id = 8 "

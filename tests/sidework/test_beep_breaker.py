@@ -17,7 +17,7 @@ from interceptor.policy.config import PolicyConfig
 from interceptor.policy.service import PolicyService
 from interceptor.policy.thresholds import SPECS
 from interceptor.sidework.beeps import BeepScheduler
-from interceptor.sip.config import BeepLimits
+from interceptor.sip.config import BeepLimits, RouteConfig, SipConfig
 from interceptor.sip.outcome import BeepOutcome, BeepRequest, CallTimes, OutcomeKind
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
@@ -35,8 +35,7 @@ class ScriptedNetwork:
     queued: int = 0
     sent: list[str] = field(default_factory=list)
 
-    class config:  # noqa: N801 - stands in for SipConfig
-        limits = BeepLimits()
+    config = SipConfig(routes=(RouteConfig("on_net", "127.0.0.1", "ims.test"),))
 
     def startService(self) -> None: ...
 

@@ -10,21 +10,21 @@ from twisted.internet.task import Clock
 from interceptor.policy.config import PolicyConfig
 from interceptor.policy.service import PolicyService
 from interceptor.sidework.beeps import BeepScheduler
-from interceptor.sip.config import BeepLimits
+from interceptor.sip.config import RouteConfig, SipConfig
 from interceptor.sip.outcome import BeepOutcome, BeepRequest, CallTimes, OutcomeKind, not_started
+from interceptor.sms.rules import SmsRule
 
 
 class IdleEmitter:
     queued = 0
+    config = SipConfig(routes=tuple(RouteConfig(klass, "127.0.0.1", "ims.test")
+                                    for klass in ("on_net", "off_net", "international")))
 
-    class config:  # noqa: N801 - stands in for SipConfig
-        limits = BeepLimits()
 
-
-def _scheduler() -> BeepScheduler:
+def _scheduler(emitter: Any = None, sms_rule: Any = None) -> BeepScheduler:
     clock = Clock()
     policy = PolicyService(PolicyConfig(), engine=None, runner=None, clock=clock)  # type: ignore[arg-type]
-    return BeepScheduler(IdleEmitter(), policy, clock)  # type: ignore[arg-type]
+    return BeepScheduler(emitter or IdleEmitter(), policy, clock, sms_rule=sms_rule)
 
 
 def _request(attempt_id: str) -> BeepRequest:
@@ -59,3 +59,33 @@ def test_outcomes_map_to_beeped_or_failed_with_their_facts() -> None:
         ("failed", "busy", "486 Busy Here")
     assert (rows["q"].status, rows["q"].outcome) == ("failed", "refused")
     assert scheduler.counters.by_outcome == {"rang": 1, "busy": 1, "refused": 1}
+
+
+def test_the_sms_rule_queues_an_sms_after_the_outcomes_it_wants() -> None:
+    """The beep's result row carries sms_status "queued" when the policy allowed an SMS
+    and the rule wants one after that outcome (a class without a route counts as not
+    beeped); without the policy's approval, never."""
+    class Emitter(IdleEmitter):
+        config = SipConfig(routes=(
+            RouteConfig("off_net", "127.0.0.1", "ims.test"),
+            RouteConfig("on_net", "127.0.0.1", "ims.test", enabled=False)))
+
+    rule = SmsRule({"off_net": ("busy",), "on_net": ("not_beeped",), "international": ()})
+    scheduler = _scheduler(Emitter(), rule)
+    scheduler.running = True
+    scheduler._sms_allowed.update({"busy": True, "rang": True, "no-route": True,
+                                   "abroad": True, "busy-no-sms": False})
+    times = CallTimes(10.0, 10.1, None, None, 10.2)
+
+    def outcome(attempt_id: str, kind: OutcomeKind, callee_class: str) -> BeepOutcome:
+        return BeepOutcome(attempt_id, kind, "", None, "+84912000001", "+84987000002",
+                           callee_class, None, 1, times, None)
+
+    scheduler._finished(outcome("busy", OutcomeKind.BUSY, "off_net"))
+    scheduler._finished(outcome("rang", OutcomeKind.RANG, "off_net"))
+    scheduler._finished(outcome("no-route", OutcomeKind.REFUSED, "on_net"))
+    scheduler._finished(outcome("abroad", OutcomeKind.BUSY, "international"))
+    scheduler._finished(outcome("busy-no-sms", OutcomeKind.BUSY, "off_net"))
+    assert {row.attempt_id: row.sms_status for row in scheduler._unsaved} == {
+        "busy": "queued", "rang": None, "no-route": "queued", "abroad": None,
+        "busy-no-sms": None}

@@ -17,7 +17,8 @@ from interceptor.storage.models import Base
 from tests.storage.databases import ALEMBIC_INI, alembic_config
 
 TABLES = {"attempts", "blacklist", "number_portability", "thresholds", "threshold_audit",
-          "policy_counters", "policy_pairs", "callback_watches"}
+          "policy_counters", "policy_pairs", "callback_watches", "ad_campaigns",
+          "ad_campaign_daily"}
 
 
 def tables(url: str) -> set[str]:
