@@ -81,3 +81,46 @@ def test_out_of_credit_call_beeps_b_and_sends_the_sms_with_the_ad(
         (1, campaign_id, "DELIVRD")
     assert attempt.sms_queued_at <= attempt.sms_sent_at <= attempt.sms_delivered_at
     assert (ad.impressions, ad.delivered) == (1, 1)
+
+
+@pytest_twisted.inlineCallbacks
+def test_without_beeps_the_policy_still_decides_and_the_sms_goes(
+        sqlite_url: str, tmp_path: Path, password: str) -> Any:
+    """No ``sip`` section: every attempt passes the policy, the allowed ones become
+    ``sms_only`` and get the SMS; a redial within the pair interval gets nothing."""
+    upgrade(sqlite_url)
+    smsc = yield Smsc().start()
+    ocs = RecordingOcs("ocs1.test", lambda r: cca(r, "ocs1.test", "ocs.test",
+                                                  CREDIT_LIMIT_REACHED))
+    raw = _config(sqlite_url, tmp_path / "spool", 5060)
+    del raw["sip"]
+    raw["sms"] = sms_section(smsc.port)
+    raw["peers"]["ocs"][0]["port"] = ocs.listen()
+    interceptor = Interceptor(parse_config(raw), reactor, seed=3)
+    interceptor.startService()
+    engine = make_engine(sqlite_url)
+
+    def rows() -> dict[str, tuple[str, str | None, str | None]]:
+        with engine.connect() as connection:
+            return {r.session_id: (r.status, r.status_reason, r.sms_status)
+                    for r in connection.execute(select(Attempt))}
+
+    try:
+        client = yield client_through(interceptor)
+        for index in (1, 2):  # A calls B twice: the pair interval allows one notice
+            call = CallAttempt(f"sms-only;{index}", CLIENT_HOST, "client.test", "ocs.test",
+                               caller=A, called_party_address=f"tel:+{B}")
+            yield client.request(ccr(call, hop_by_hop=index))
+        yield smsc.wait(lambda: smsc.of("message"), timeout=20, what="the SMS")
+        yield wait_until(lambda: rows().get("sms-only;1", ("",))[0] == "sms_only" and
+                         rows()["sms-only;1"][2] in ("submitted", "delivered") and
+                         rows().get("sms-only;2", ("",))[0] == "suppressed", timeout=15)
+    finally:
+        yield interceptor.stopService()
+        yield ocs.port.stopListening()
+        yield smsc.stop()
+    final = rows()
+    engine.dispose()
+    assert final["sms-only;2"] == ("suppressed", "policy:pair_interval", None)
+    [message] = smsc.of("message")
+    assert message["destination"] == B
