@@ -6,12 +6,17 @@ exchange is printed as it passes. The out-of-credit calls are beeped at a simula
 network; then some callees call back (a CCR-Initial from B to A, then CC-Time in CCR-
 Update/Terminate) and one caller tops up and calls again. A summary table shows the
 figures; at the end the HTML report is written beside the demo database.
+
+The SMS to the beeped callees goes to the demo's own SMSC (SMPP 3.4 on loopback,
+:mod:`interceptor.demo.smsc`), with an ad campaign added to the demo database; the SMS it
+received are printed once they are delivered.
 """
 
 from __future__ import annotations
 
 import itertools
 import random
+import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -27,6 +32,7 @@ from interceptor.app import Interceptor
 from interceptor.config.loader import parse_config
 from interceptor.demo.peers import PeerClientFactory, PeerServerFactory, SimplePeer
 from interceptor.demo.sip_network import DemoSipNetwork
+from interceptor.demo.smsc import DemoSmsc, ReceivedSms
 from interceptor.demo.summary import print_summary
 from interceptor.demo.traffic import (
     CONTEXT_GY_DATA,
@@ -40,6 +46,8 @@ from interceptor.demo.traffic import (
 )
 from interceptor.diameter import codec
 from interceptor.reports.html import html_report
+from interceptor.smpp.messages import DATA_CODING_UCS2
+from interceptor.storage.ads import add_campaign
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt
@@ -52,13 +60,33 @@ SUBSCRIBERS = ["84912000001", "84912000002", "84912000003", "84987000004",
                "84987000005", "84903000006", "84903000007", "84933000008"]
 BROKE = frozenset(SUBSCRIBERS[:3])
 BUSY = frozenset({SUBSCRIBERS[6]})  # this callee's phone is busy: the beep fails
+SMPP_SYSTEM_ID = "beepcall"
+AD_NAME = "topup-50"
+AD_TEXT = "Nạp thẻ hôm nay, nhận thêm 50% giá trị: *100#"
+_SMS_OPEN = ("queued", "sending", "submitted")  # not yet delivered (or failed)
+
+
+def demo_sms_section(smsc_port: int, password_file: str) -> dict[str, Any]:
+    """The SMS to B through the demo SMSC: Vietnamese (UCS-2), the ad appended."""
+    return {
+        "smsc": {"binds": [{"name": "demo-smsc", "host": "127.0.0.1", "port": smsc_port,
+                            "system_id": SMPP_SYSTEM_ID, "password_file": password_file,
+                            "reconnect_initial_s": 0.1, "reconnect_max_s": 1,
+                            "response_timeout_s": 2, "enquire_link_s": 5}]},
+        "templates": {"vi": {"to_callee": "{caller} đã gọi cho bạn lúc {time}.{ad}"},
+                      "en": {"to_callee": "{caller} called you at {time}.{ad}"}},
+        "language": {"default": "vi", "international": "en"},
+        "caller_format": "national_spaced",
+        "pickup_interval_s": 0.1,
+        "ads": {"refresh_s": 1},
+    }
 
 
 def demo_config(ocs_port: int, database_url: str, spool_dir: str, sip_port: int,
-                listen_port: int = 0) -> dict[str, Any]:
+                listen_port: int = 0, sms: dict[str, Any] | None = None) -> dict[str, Any]:
     """Embedded defaults: everything on loopback, the built-in peers configured,
-    attempts recorded in a SQLite file."""
-    return {
+    attempts recorded in a SQLite file; ``sms``: the SMS section (demo_sms_section)."""
+    config: dict[str, Any] = {
         "agent": {"origin_host": "interceptor.demo.beepcall", "origin_realm": "demo.beepcall",
                   "host_ip_addresses": ["127.0.0.1"]},
         "listen": {"address": "127.0.0.1", "port": listen_port},
@@ -78,10 +106,12 @@ def demo_config(ocs_port: int, database_url: str, spool_dir: str, sip_port: int,
         # The operator's defaults, except quiet hours: the demo should ring at any hour.
         "policy": {"timezone": "Asia/Ho_Chi_Minh",
                    "thresholds": {"quiet_hours": {"window": "off"}}},
-        # SMS (issue 6) plugs in here: an "sms" section with the demo SMSC's address.
         "callbacks": {"window": 1800, "currency": CURRENCY, "tariffs": dict(TARIFFS)},
         "metrics": {"listen": "127.0.0.1:0", "stats_interval": 0.5},
     }
+    if sms is not None:
+        config["sms"] = sms
+    return config
 
 
 CURRENCY = "VND"
@@ -119,6 +149,7 @@ class DemoStats:
     voice_refusals: int = 0  # the data ones never become attempts
     callbacks: int = 0
     topped_up: int = 0
+    sms_received: int = 0  # whole SMS at the demo SMSC
 
 
 def _result_label(answer: bytes) -> str:
@@ -141,14 +172,22 @@ def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], No
     rng = random.Random(seed)
     database_url = f"sqlite:///{workdir / 'beepcall-demo.db'}"
     upgrade(database_url)  # what `beepcall db upgrade` does
+    campaign_id = _add_ad(database_url)  # what `beepcall ads add` does
     broke = set(BROKE)  # a caller who tops up leaves it
     ocs_factory = PeerServerFactory(DEMO_OCS, "ocs.demo.beepcall",
                                     lambda request: demo_ocs_policy(request, broke))
     ocs_port = reactor.listenTCP(0, ocs_factory, interface="127.0.0.1")
     b_network = DemoSipNetwork(busy=BUSY)
     sip_port = reactor.listenUDP(0, b_network, interface="127.0.0.1")
+    password = secrets.token_hex(4)  # this run's; the side work reads it from the file
+    password_file = workdir / "smpp-password"
+    password_file.write_text(password + "\n", encoding="utf-8")
+    password_file.chmod(0o600)
+    smsc = DemoSmsc(reactor, SMPP_SYSTEM_ID, password)
+    smsc_port = smsc.listen(reactor)
     config = parse_config(demo_config(ocs_port.getHost().port, database_url,
-                                      str(workdir / "spool"), sip_port.getHost().port))
+                                      str(workdir / "spool"), sip_port.getHost().port,
+                                      sms=demo_sms_section(smsc_port, str(password_file))))
     interceptor = Interceptor(config, reactor, seed=seed, log_level=log_level)
     interceptor.startService()
     service = interceptor.agent_service
@@ -158,6 +197,8 @@ def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], No
          f"{service.listening_port}; OCS simulator on 127.0.0.1:{ocs_port.getHost().port}")
     echo(f"attempts are recorded in {database_url}; B's SIP network (simulated) on "
          f"udp 127.0.0.1:{sip_port.getHost().port}")
+    echo(f"SMS to B go to the demo SMSC (SMPP 3.4) on 127.0.0.1:{smsc_port}, with the ad "
+         f"campaign {AD_NAME!r} (id {campaign_id})")
     if interceptor.metrics is not None:
         port = interceptor.metrics.listening_port
         echo(f"metrics on http://127.0.0.1:{port}/metrics, status on "
@@ -205,11 +246,15 @@ def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], No
             if number % 20 == 0 and number < calls:
                 _summary(database_url, started_at, echo, f"So far ({number} calls)")
         yield _beeps_settled(reactor, database_url, stats.voice_refusals)
-        _summary(database_url, started_at, echo, "After the calls and their beeps")
+        yield _sms_settled(reactor, database_url)
+        stats.sms_received = len(smsc.messages)
+        _print_sms(smsc, smsc_port, echo)
+        _summary(database_url, started_at, echo, "After the calls, their beeps and SMS")
         yield _callbacks(reactor, client, tap, database_url, broke, rng, echo, stats)
         yield client.disconnect()
     finally:
-        yield interceptor.stopService()
+        yield interceptor.stopService()  # the side work unbinds from the SMSC first
+        yield smsc.stop()
         yield ocs_port.stopListening()
         yield sip_port.stopListening()
     echo("")
@@ -218,6 +263,8 @@ def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], No
          f"{service.agent.counters.answers_relayed} answers")
     for label, count in sorted(stats.results.items()):
         echo(f"  {count:4d}  {label}")
+    echo(f"{stats.sms_received} SMS received by the demo SMSC "
+         f"({smsc.counters.submits} submit_sm, {smsc.counters.receipts} delivery receipts)")
     echo("")
     _print_attempts(database_url, echo)
     echo("")
@@ -232,6 +279,32 @@ def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], No
     echo(f"HTML report: {report} (open it in a browser; "
          f"or: beepcall report --database-url {database_url} --html FILE)")
     return stats
+
+
+def _add_ad(database_url: str) -> int:
+    engine = make_engine(database_url)
+    try:
+        return add_campaign(engine, name=AD_NAME, text=AD_TEXT, weight=1, starts_at=None,
+                            ends_at=None, classes="", daily_cap=None)
+    finally:
+        engine.dispose()
+
+
+def _print_sms(smsc: DemoSmsc, port: int, echo: Callable[[str], None]) -> None:
+    echo("")
+    echo(f"SMS the demo SMSC received on 127.0.0.1:{port} ({len(smsc.messages)}; "
+         f"{smsc.counters.receipts} delivery receipts sent back):")
+    for message in smsc.messages:
+        echo(f"  to {message.destination:>12}  from {message.source:>12}  "
+             f"{_coding(message)}: {message.text}")
+    echo("")
+
+
+def _coding(message: ReceivedSms) -> str:
+    coding = "UCS-2" if message.data_coding == DATA_CODING_UCS2 else "GSM 7-bit"
+    if message.parts == 1:
+        return f"{coding}, 1 part"
+    return f"{coding}, {message.parts} parts ({message.concat})"
 
 
 def _summary(database_url: str, since: datetime, echo: Callable[[str], None],
@@ -332,6 +405,10 @@ def _print_attempts(database_url: str, echo: Callable[[str], None]) -> None:
             beep = f"rang {row.ring_time_ms} ms, then cancelled: B sees a missed call"
         elif row.beep_sip_code:
             beep += f" ({row.beep_sip_code})"
+        if row.sms_status:
+            beep += f"; SMS {row.sms_status}"
+            if row.sms_campaign_id is not None:
+                beep += " with the ad"
         if row.callback_kind:
             beep += (f"; {row.callback_kind.replace('_', ' ')} "
                      f"{(row.callback_delay_ms or 0) / 1000:.1f} s later, "
@@ -339,6 +416,23 @@ def _print_attempts(database_url: str, echo: Callable[[str], None]) -> None:
         echo(f"  {row.caller_e164 or '?':>12}  {row.callee_e164 or '?':>12}  "
              f"{row.callee_class:<9} {row.result_code:>4} {row.result_code_source:<9} "
              f"{row.status:<9} {beep}")
+
+
+@defer.inlineCallbacks
+def _sms_settled(reactor: Any, database_url: str) -> Any:
+    """Give the SMS of the beeped attempts time to go out and be delivered (at most
+    10 s)."""
+    engine = make_engine(database_url)
+    try:
+        for _ in range(100):
+            with engine.connect() as connection:
+                open_ = connection.execute(select(func.count()).select_from(Attempt).where(
+                    Attempt.sms_status.in_(_SMS_OPEN))).scalar_one()
+            if open_ == 0:
+                return
+            yield task.deferLater(reactor, 0.1, lambda: None)
+    finally:
+        engine.dispose()
 
 
 @defer.inlineCallbacks

@@ -27,7 +27,7 @@ def summary_rows(total: Figures, currency: str) -> list[tuple[str, str]]:
         ("beeps by outcome", ", ".join(f"{k} {v}" for k, v in sorted(total.beeps.items()))
          or "none yet"),
         ("SMS by status", ", ".join(f"{k} {v}" for k, v in sorted(total.sms.items()))
-         or "none (SMS arrive with the SMS feature)"),
+         or "none yet"),
         ("callbacks (B called A back)", f"{total.callbacks} of {total.notified} notified"),
         ("callback rate: overall / rang -> callback",
          f"{_percent(total.callback_rate)} / {_percent(total.rang_callback_rate)}"),
