@@ -151,9 +151,22 @@ class CallbackAttribution:
         start = self._call_start(event)
         if start is None:
             self.counters.not_linked += 1
+            self._release(self.extractor_session(event.request))
             return defer.succeed(None)
         job = self._serial(link_call, self.engine, start, self.config)
-        return job.addCallbacks(self._linked, self._failed, errbackArgs=("link",))
+        return job.addCallbacks(self._linked, self._link_failed,
+                                callbackArgs=(start.session_id,),
+                                errbackArgs=(start.session_id,))
+
+    def _link_failed(self, failure: Any, session: str) -> None:
+        self._failed(failure, "link")
+        self._release(session)
+
+    def _release(self, session: str | None) -> None:
+        """The relay follows every candidate's session from its start (see the tap);
+        one that is not a callback is let go, unless a linked watch holds it."""
+        if session is not None and session not in self._sessions:
+            self.publish({"remove_sessions": [session]})
 
     def call_usage(self, event: OutOfCreditEvent) -> defer.Deferred[Any]:
         """A linked session's CCR-Update/Terminate: add its used CC-Time."""
@@ -188,9 +201,10 @@ class CallbackAttribution:
             return None
         return CallStart(_at(event.occurred_at), context.session_id, calling, called)
 
-    def _linked(self, link: Link | None) -> None:
+    def _linked(self, link: Link | None, session: str) -> None:
         if link is None:
             self.counters.not_linked += 1
+            self._release(session)
             return
         linked = self.counters.linked
         linked[link.kind] = linked.get(link.kind, 0) + 1

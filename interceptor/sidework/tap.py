@@ -167,6 +167,11 @@ class OutOfCreditTap:
                          or any(context in request for context in self._contexts)):
                     self.counters.callback_starts += 1
                     kind = KIND_CALLBACK_START
+                    # Follow the session at once: its CCR-Update/Terminate may come
+                    # before the side work has linked it (it removes it if not linked).
+                    started = session_id(request)
+                    if started is not None:
+                        self.sessions.add(started)
             elif self.sessions and session_id(request) in self.sessions:
                 self.counters.callback_usage += 1
                 kind = KIND_CALLBACK_USAGE

@@ -105,3 +105,17 @@ def test_watch_updates_add_remove_and_reset() -> None:
     assert (tap.subscribers, tap.sessions) == ({b"2"}, set())
     tap.set_watches({"reset": True})
     assert not tap.subscribers and tap.answer_filter is not None
+
+
+def test_a_candidates_session_is_followed_before_the_side_work_links_it() -> None:
+    """The CCR-Update/Terminate of a callback may arrive before the worker's "add
+    session" does: the tap follows the session from the start itself; the worker lets
+    it go when the start was not a callback."""
+    tap, sink = _tap()
+    tap.set_watches({"add_keys": ["912000002"]})
+    _relay(tap, _call("84912000002", "84912000001", session="early;1"))
+    _relay(tap, _call("84912000002", "84912000001", session="early;1",
+                      request_type=TERMINATE, used_seconds=7))
+    assert sink.kinds() == [KIND_CALLBACK_START, KIND_CALLBACK_USAGE]
+    tap.set_watches({"remove_sessions": ["early;1"]})
+    assert tap.sessions == set()
