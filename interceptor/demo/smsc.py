@@ -133,8 +133,7 @@ class SmscSession(Protocol):
         self.mode: str | None = None  # bound as
         self.system_id = ""
         self._sequence = 0
-        self._chunks: list[bytes] = []
-        self._chunks_length = 0
+        self._framer = codec.PduFramer()
         self._closing = False
         self.closed: defer.Deferred[None] = defer.Deferred()
 
@@ -165,30 +164,18 @@ class SmscSession(Protocol):
         self.mode = None
         self.closed.callback(None)
 
-    # --- framing: 4-byte command_length, as the ESME frames (interceptor.smpp.protocol) -
+    # --- framing: codec.PduFramer, shared with the ESME -----------------------------
     def dataReceived(self, data: bytes) -> None:
-        if self._chunks:
-            self._chunks.append(data)
-            self._chunks_length += len(data)
-            if self._chunks_length < 4:
+        try:
+            frames = self._framer.feed(data)
+        except codec.FramingError as error:
+            logger.warning("demo SMSC: %s; closing", error)
+            self.close()
+            return
+        for frame in frames:
+            if self._closing:
                 return
-            data = b"".join(self._chunks)
-            self._chunks, self._chunks_length = [], 0
-        offset, end = 0, len(data)
-        while end - offset >= 4 and not self._closing:
-            length = codec.frame_length(data, offset)
-            if length < codec.HEADER_LENGTH or length > codec.MAX_PDU_LENGTH:
-                logger.warning("demo SMSC: bad command_length %d; closing", length)
-                self.close()
-                return
-            if end - offset < length:
-                break
-            frame = data if offset == 0 and length == end else data[offset:offset + length]
-            offset += length
             self._frame(frame)
-        if offset < end:
-            self._chunks = [data[offset:]]
-            self._chunks_length = end - offset
 
     def _frame(self, frame: bytes) -> None:
         try:

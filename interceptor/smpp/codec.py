@@ -53,6 +53,42 @@ def frame_length(data: bytes | bytearray | memoryview, offset: int = 0) -> int:
     return int(_WORD.unpack_from(data, offset)[0])
 
 
+class FramingError(Exception):
+    """A command_length no PDU can have: the stream cannot be read further."""
+
+
+class PduFramer:
+    """Cuts a TCP byte stream into whole PDUs by their command_length. A partial PDU is
+    kept as a list of chunks and joined once, when it may be complete."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._pending = 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        if self._chunks:
+            self._chunks.append(data)
+            self._pending += len(data)
+            if self._pending < HEADER_LENGTH:
+                return []
+            data = b"".join(self._chunks)
+            self._chunks, self._pending = [], 0
+        frames: list[bytes] = []
+        offset, end = 0, len(data)
+        while end - offset >= 4:
+            length = frame_length(data, offset)
+            if length < HEADER_LENGTH or length > MAX_PDU_LENGTH:
+                raise FramingError(f"bad command_length {length}")
+            if end - offset < length:
+                break
+            frames.append(data if offset == 0 and length == end
+                          else data[offset:offset + length])
+            offset += length
+        if offset < end:
+            self._chunks, self._pending = [data[offset:]], end - offset
+        return frames
+
+
 def encode(pdu: Any) -> bytes:
     return bytes(_ENCODER.encode(pdu))
 

@@ -85,8 +85,7 @@ class EsmeProtocol(Protocol):
         self.outstanding: dict[int, _Pending] = {}
         self.submits_outstanding = 0
         self._sequence = 0
-        self._chunks: list[bytes] = []
-        self._chunks_length = 0
+        self._framer = codec.PduFramer()
         self._keepalive = task.LoopingCall(self._enquire)
         self._keepalive.clock = clock
         self._enquiring = False
@@ -235,31 +234,16 @@ class EsmeProtocol(Protocol):
 
     # --- input ------------------------------------------------------------------------
     def dataReceived(self, data: bytes) -> None:
-        if self._chunks:
-            self._chunks.append(data)
-            self._chunks_length += len(data)
-            if self._chunks_length < codec.HEADER_LENGTH:
+        try:
+            frames = self._framer.feed(data)
+        except codec.FramingError as error:
+            logger.error("SMPP bind %s: %s; closing", self.config.name, error)
+            self._transport.loseConnection()
+            return
+        for frame in frames:
+            if self.state == "closed":
                 return
-            data = b"".join(self._chunks)
-            self._chunks = []
-            self._chunks_length = 0
-        offset, end = 0, len(data)
-        while end - offset >= 4 and self.state != "closed":
-            length = codec.frame_length(data, offset)
-            if length < codec.HEADER_LENGTH or length > codec.MAX_PDU_LENGTH:
-                logger.error("SMPP bind %s: bad command_length %d; closing",
-                             self.config.name, length)
-                self._transport.loseConnection()
-                return
-            if end - offset < length:
-                break
-            frame = data if offset == 0 and length == end else data[offset:offset + length]
-            offset += length
             self._frame(frame)
-        if offset < end:
-            rest = data[offset:]
-            self._chunks = [rest]
-            self._chunks_length = len(rest)
 
     def _frame(self, frame: bytes) -> None:
         try:
