@@ -99,7 +99,7 @@ class SideWork(service.MultiService):
             self.sms = SmsScheduler(config.sms, self.storage.engine, self.storage.runner,
                                     reactor, breaker=self.policy.smsc_breaker)
             sms = self.sms
-            self.policy.listeners.append(lambda thresholds: sms.set_rate(
+            self.policy.on_change(lambda thresholds: sms.set_rate(
                 thresholds.number("global.max_sms_per_second") or 50.0))
         detection = build_detection(recording.detection)
         self.extractor = detection.extractor

@@ -89,3 +89,20 @@ def test_the_sms_rule_queues_an_sms_after_the_outcomes_it_wants() -> None:
     assert {row.attempt_id: row.sms_status for row in scheduler._unsaved} == {
         "busy": "queued", "rang": None, "no-route": "queued", "abroad": None,
         "busy-no-sms": None}
+
+
+def test_thresholds_set_the_emitters_rate_concurrency_and_age_at_runtime() -> None:
+    from interceptor.policy.thresholds import SPECS, Thresholds
+    from interceptor.sip.emitter import BeepEmitter
+
+    emitter = BeepEmitter(IdleEmitter.config, Clock())  # type: ignore[arg-type]
+    scheduler = _scheduler(emitter)
+    values = {key: spec.default for key, spec in SPECS.items()}
+    values.update({"global.max_beeps_per_second": 7.0, "global.max_concurrent_beeps": 3,
+                   "global.max_attempt_age": 90.0})
+    scheduler.policy.thresholds = Thresholds(values)
+    scheduler.apply(scheduler.policy.thresholds)
+    limits = emitter.config.limits
+    assert (limits.max_per_second, limits.max_concurrent, limits.max_age) == (7.0, 3, 90.0)
+    assert emitter.admission.bucket.rate == 7.0 and emitter.admission.limits == limits
+    assert scheduler.batch == 3
