@@ -17,7 +17,7 @@ from interceptor.config.loader import parse_config
 from interceptor.demo.traffic import CREDIT_LIMIT_REACHED, CallAttempt, cca, ccr
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
-from interceptor.storage.models import AdCampaign, Attempt
+from interceptor.storage.models import AdCampaign, Attempt, CallbackWatch
 from tests.relay.harness import CLIENT_HOST, RecordingOcs, client_through, wait_until
 from tests.sidework.test_beep_end_to_end import _config
 from tests.sip.sipp import SippUas
@@ -120,7 +120,12 @@ def test_without_beeps_the_policy_still_decides_and_the_sms_goes(
         yield ocs.port.stopListening()
         yield smsc.stop()
     final = rows()
+    with engine.connect() as connection:
+        watches = connection.execute(select(CallbackWatch.kind, CallbackWatch.watch_key)
+                                     .order_by(CallbackWatch.kind)).all()
     engine.dispose()
     assert final["sms-only;2"] == ("suppressed", "policy:pair_interval", None)
     [message] = smsc.of("message")
     assert message["destination"] == B
+    # The submitted SMS is a notice: B calling A back (or A calling B) is watched for.
+    assert [tuple(watch) for watch in watches] == [("callee", B[-9:]), ("caller", A[-9:])]
