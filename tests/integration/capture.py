@@ -575,8 +575,6 @@ class PacketCapture:
             offset = max(0, self.pcap_path.stat().st_size - 64)
         except FileNotFoundError:
             offset = 0
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.sendto(marker, ("127.0.0.1", self.marker_port))
 
         def recorded() -> bool:
             try:
@@ -586,7 +584,16 @@ class PacketCapture:
             except FileNotFoundError:
                 return False
 
-        return self._wait(recorded, deadline)
+        # Resent until seen: dumpcap says "Capturing on" a moment before its filter is
+        # attached, and a datagram sent in that moment is never captured.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            while True:
+                sock.sendto(marker, ("127.0.0.1", self.marker_port))
+                if self._wait(recorded, min(deadline, time.monotonic() + 0.5)):
+                    return True
+                if time.monotonic() >= deadline or (
+                        self._proc is not None and self._proc.poll() is not None):
+                    return False
 
     def _abort(self, reason: str) -> None:
         proc = self._proc
