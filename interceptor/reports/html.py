@@ -70,8 +70,9 @@ def bar_chart(title: str, labels: Sequence[str], series: Sequence[Series], *,
             parts.append(f'<text x="{left + slot * (index + 0.5):.1f}" '
                          f'y="{top + plot_h + 16}" class="a" text-anchor="middle">'
                          f'{_esc(label[-11:])}</text>')
+    spacing = min(190.0, (width - left) / max(len(series), 1))  # every legend fits
     for k, serie in enumerate(series):
-        x = left + k * 190
+        x = left + k * spacing
         parts.append(f'<rect x="{x}" y="{height - 16}" width="10" height="10" '
                      f'fill="{COLOURS[k % len(COLOURS)]}"/><text x="{x + 14}" '
                      f'y="{height - 7}" class="a">{_esc(serie.name)}</text>')
