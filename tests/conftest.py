@@ -6,7 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
+from interceptor.storage.engine import make_engine
+from interceptor.storage.migrate import upgrade
 from tests.storage.databases import temporary_pg_database
 
 
@@ -29,3 +32,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     with temporary_pg_database() as url:
         yield url
+
+
+@pytest.fixture
+def migrated_url(database_url: str) -> str:
+    """An empty database of each kind at the schema's head revision."""
+    upgrade(database_url)
+    return database_url
+
+
+@pytest.fixture
+def engine(migrated_url: str) -> Iterator[Engine]:
+    """An engine on a migrated database (SQLite and PostgreSQL)."""
+    engine = make_engine(migrated_url)
+    yield engine
+    engine.dispose()

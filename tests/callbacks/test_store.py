@@ -3,12 +3,10 @@ attempt and how, the window, and watches that survive a restart and expire."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, insert, select
 from twisted.internet import defer, task
 
@@ -25,8 +23,6 @@ from interceptor.callbacks.store import (
 from interceptor.detection import build_detection
 from interceptor.detection.config import DetectionConfig
 from interceptor.numbers import NumberingConfig
-from interceptor.storage.engine import make_engine
-from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt, CallbackWatch
 
 A, B, C = "84912000001", "84912000002", "84912000003"
@@ -34,12 +30,6 @@ T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 CONFIG = CallbacksConfig(window=1800, tariffs={"on_net": Decimal(600)})
 
 
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 def _attempt(engine: Engine, attempt_id: str, caller: str = A, callee: str = B,

@@ -8,7 +8,6 @@ test checks that the interceptor's next decision agrees with the explanation.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,6 @@ from interceptor.policy.rules import plan
 from interceptor.policy.thresholds import SPECS, Thresholds
 from interceptor.storage import policy as policy_sql
 from interceptor.storage import thresholds as thresholds_sql
-from interceptor.storage.engine import make_engine
-from interceptor.storage.migrate import upgrade
 from interceptor.storage.records import AttemptRecord
 from interceptor.storage.writer import write_attempts
 from tests.cli.conftest import invoke
@@ -35,16 +32,8 @@ MORNING = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def url(database_url: str) -> str:
-    upgrade(database_url)
-    return database_url
-
-
-@pytest.fixture
-def engine(url: str) -> Iterator[Engine]:
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
+def url(migrated_url: str) -> str:
+    return migrated_url
 
 
 def write_config(path: Path, **thresholds: Any) -> Path:

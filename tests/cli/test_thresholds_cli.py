@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -12,25 +11,14 @@ from sqlalchemy import Engine
 
 from interceptor.policy.thresholds import SPECS, Thresholds
 from interceptor.storage import thresholds as store
-from interceptor.storage.engine import make_engine
-from interceptor.storage.migrate import upgrade
 from tests.cli.conftest import invoke
 
 UNREACHABLE = "postgresql+psycopg://beep:hunter2@127.0.0.1:1/beep"
 
 
 @pytest.fixture
-def url(database_url: str) -> str:
-    """A migrated, empty database of each kind."""
-    upgrade(database_url)
-    return database_url
-
-
-@pytest.fixture
-def engine(url: str) -> Iterator[Engine]:
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
+def url(migrated_url: str) -> str:
+    return migrated_url
 
 
 @pytest.fixture

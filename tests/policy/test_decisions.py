@@ -5,7 +5,6 @@ process (they are rows)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,7 +17,6 @@ from interceptor.policy.service import decide_due
 from interceptor.policy.thresholds import SPECS, Thresholds
 from interceptor.storage import policy as policy_sql
 from interceptor.storage.engine import make_engine
-from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt, PolicyCounter
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -26,12 +24,6 @@ A, A2, B, B2, B3 = "84912000001", "84912000009", "84987000002", "84987000003", "
 T0 = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)  # 12:00 in Ho Chi Minh City
 
 
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 class Policy:

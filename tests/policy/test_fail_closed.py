@@ -8,7 +8,6 @@ reopened by the test, so no other test's database is touched.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,14 +61,6 @@ class Forwarder:
 
     def up(self) -> None:
         self.listening = reactor.listenTCP(self.port, self.factory, interface="127.0.0.1")
-
-
-@pytest.fixture
-def sip_network() -> Iterator[tuple[DemoSipNetwork, int]]:
-    network = DemoSipNetwork()
-    port = reactor.listenUDP(0, network, interface="127.0.0.1")
-    yield network, port.getHost().port
-    port.stopListening()
 
 
 @pytest_twisted.inlineCallbacks

@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -141,14 +140,6 @@ class InterceptorProcess:
             return self.process.wait()
         finally:
             self.log.close()
-
-
-@pytest.fixture
-def sip_network() -> Iterator[tuple[DemoSipNetwork, int]]:
-    network = DemoSipNetwork()
-    port = reactor.listenUDP(0, network, interface="127.0.0.1")
-    yield network, port.getHost().port
-    port.stopListening()
 
 
 @defer.inlineCallbacks

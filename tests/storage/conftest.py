@@ -13,15 +13,6 @@ from tests.storage.fakes import ManualRunner
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    """A migrated database (SQLite and PostgreSQL)."""
-    migrate(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
     """A migrated SQLite database (for the clock-driven unit tests)."""
     migrate(sqlite_url)
