@@ -23,7 +23,8 @@ from twisted.internet import defer, task
 from interceptor.policy.breaker import CircuitBreaker
 from interceptor.policy.service import PolicyService
 from interceptor.policy.thresholds import Thresholds
-from interceptor.reactor_types import Clock, DelayedCall
+from interceptor.reactor_types import Clock
+from interceptor.sidework.batching import BatchSaver, ScanTrigger
 from interceptor.sip import BeepEmitter, BeepOutcome, BeepRequest, OutcomeKind
 from interceptor.sip.config import BeepLimits
 from interceptor.storage.beeps import BeepResult, save_results
@@ -49,7 +50,6 @@ class SmsRule(Protocol):
 class BeepCounters:
     claimed: int = 0
     by_outcome: dict[str, int] = field(default_factory=dict)
-    save_failures: int = 0
 
 
 def _at(epoch: float | None) -> datetime | None:
@@ -108,13 +108,12 @@ class BeepScheduler(service.Service):
         self._poll = task.LoopingCall(self.poke)
         self._poll.clock = clock
         self._pickup_interval = pickup_interval
-        self._scan_call: DelayedCall | None = None
-        self._scanning = False
-        self._rescan = False
+        self.trigger = ScanTrigger(clock, self._scan)
         self._in_flight: set[defer.Deferred[Any]] = set()
         self._sms_allowed: dict[str, bool] = {}  # attempt id -> policy said SMS may go
-        self._unsaved: list[BeepResult] = []
-        self._saving = False
+        self.results: BatchSaver[BeepResult] = BatchSaver(
+            self.runner, clock, lambda batch: save_results(self.engine, batch),
+            "beep outcomes", saved=self._saved, identify=lambda row: row.attempt_id)
         self.counters = BeepCounters()
         # Called with each batch of outcomes once it is saved (callback watches, metrics).
         self.on_saved: list[Callable[[Sequence[BeepResult]], None]] = []
@@ -137,6 +136,7 @@ class BeepScheduler(service.Service):
 
     def startService(self) -> None:
         super().startService()
+        self.trigger.start()
         self.policy.on_change(self.apply)
         if self.emitter is not None:
             self.emitter.startService()
@@ -148,50 +148,31 @@ class BeepScheduler(service.Service):
         super().stopService()
         if self._poll.running:
             self._poll.stop()
-        if self._scan_call is not None and self._scan_call.active():
-            self._scan_call.cancel()
+        self.trigger.stop()
         if self.emitter is not None:
             yield self.emitter.stopService()
         yield defer.DeferredList(list(self._in_flight))
-        deadline = self.clock.seconds() + self.STOP_SAVE_TIMEOUT
-        while self._unsaved or self._saving:
-            if self.clock.seconds() >= deadline:
-                # Their attempts stay "beeping": never beeped twice, but their outcome
-                # is not recorded.
-                logger.error("stopping: %d beep outcomes could not be saved: %s",
-                             len(self._unsaved),
-                             ", ".join(row.attempt_id for row in self._unsaved[:20]))
-                break
-            failures = self.counters.save_failures
-            yield self._save()
-            if self._saving or self.counters.save_failures > failures:
-                yield task.deferLater(self.clock, 0.5, lambda: None)
+        # What cannot be saved leaves its attempt "beeping": never beeped twice, but its
+        # outcome is not recorded.
+        yield self.results.drain(self.STOP_SAVE_TIMEOUT)
 
     def poke(self) -> None:
         """New attempts may be due: scan soon (coalesced)."""
-        if not self.running:
-            return
-        if self._scanning:
-            self._rescan = True
-        elif self._scan_call is None or not self._scan_call.active():
-            self._scan_call = self.clock.callLater(0.01, self._scan)
+        self.trigger.poke()
 
-    def _scan(self) -> None:
-        self._scan_call = None
+    def _scan(self) -> defer.Deferred[None] | None:
         queued = 0 if self.emitter is None else self.emitter.queued
         room = self.batch - queued - len(self._in_flight)
         if room <= 0 or not self.running:
-            return
+            return None
         if self.breaker.state != "closed":
             if not self.breaker.allow():
-                return  # open: attempts wait; the poll looks again
+                return None  # open: attempts wait; the poll looks again
             room = 1  # half-open: one probe
-        self._scanning = True
         job = self.policy.decide_due(room)
-        job.addCallbacks(self._decided, self._scan_failed)
+        return job.addCallbacks(self._decided, self._scan_failed)
 
     def _decided(self, batch: DecisionBatch) -> None:
-        self._scanning = False
         self.counters.claimed += len(batch.claimed)
         for decision in batch.claimed:
             if decision.beep and self.emitter is not None:
@@ -199,8 +180,7 @@ class BeepScheduler(service.Service):
             else:
                 self._queue_result(sms_only_row(decision.candidate.attempt_id,
                                                 self._sms_status(decision, None)))
-        if self._rescan or len(batch.claimed) >= self.batch:
-            self._rescan = False
+        if len(batch.claimed) >= self.batch:
             self.poke()
 
     def _beep(self, decision: Decision) -> None:
@@ -223,7 +203,6 @@ class BeepScheduler(service.Service):
         return "queued" if self.sms_rule.wanted(callee_class, outcome) else None
 
     def _scan_failed(self, failure: Any) -> None:
-        self._scanning = False
         logger.warning("cannot claim attempts to beep: %s", failure.getErrorMessage())
 
     def _untrack(self, result: Any, beep: defer.Deferred[Any]) -> Any:
@@ -250,34 +229,11 @@ class BeepScheduler(service.Service):
             self._queue_result(result_row(outcome, sms))
 
     def _queue_result(self, row: BeepResult) -> None:
-        self._unsaved.append(row)
-        if not self._saving:
-            self.clock.callLater(0.05, self._save)
+        self.results.add(row)
 
-    def _save(self) -> defer.Deferred[None]:
-        if self._saving or not self._unsaved:
-            return defer.succeed(None)
-        self._saving = True
-        batch, self._unsaved = self._unsaved, []
-        job = self.runner.run(save_results, self.engine, batch)
-
-        def saved(_: object) -> None:
-            self._saving = False
-            for listener in self.on_saved:
-                try:
-                    listener(batch)
-                except Exception:
-                    logger.exception("beep outcome listener failed")
-            if self._unsaved:
-                self.clock.callLater(0.05, self._save)
-
-        def failed(failure: Any) -> None:
-            # Keep them and try again: an outcome is a fact worth a retry.
-            self._saving = False
-            self.counters.save_failures += 1
-            self._unsaved[:0] = batch
-            logger.warning("cannot save %d beep outcomes (%s); retrying",
-                           len(batch), failure.getErrorMessage())
-            self.clock.callLater(1.0, self._save)
-
-        return job.addCallbacks(saved, failed)
+    def _saved(self, batch: list[BeepResult]) -> None:
+        for listener in self.on_saved:
+            try:
+                listener(batch)
+            except Exception:
+                logger.exception("beep outcome listener failed")

@@ -22,6 +22,7 @@ from twisted.internet import defer, task
 from twisted.python.failure import Failure
 
 from interceptor.reactor_types import Clock, DelayedCall, Reactor
+from interceptor.sidework.batching import BatchSaver, ScanTrigger
 from interceptor.smpp.messages import (
     NPI_ISDN,
     NPI_UNKNOWN,
@@ -81,6 +82,7 @@ class SmsCounters:
 
 class SmsScheduler(service.Service):
     name = "sms-scheduler"
+    STOP_SAVE_TIMEOUT = 10.0  # seconds a stop keeps retrying to save results
 
     def __init__(self, config: SmsConfig, engine: Any, runner: Runner, reactor: Reactor, *,
                  pool: SmppPool | None = None, breaker: Breaker | None = None,
@@ -104,12 +106,13 @@ class SmsScheduler(service.Service):
         self._poll.clock = reactor
         self._ads_poll = task.LoopingCall(self._reload_ads)
         self._ads_poll.clock = reactor
-        self._scan_call: DelayedCall | None = None
-        self._scanning = False
-        self._rescan = False
+        self.trigger = ScanTrigger(reactor, self._scan)
         self._in_flight: set[defer.Deferred[Any]] = set()
-        self._unsaved: list[SmsResult] = []
-        self._saving = False
+        # A load of the campaigns must see all of a save or none of it (daily caps).
+        self.results: BatchSaver[SmsResult] = BatchSaver(
+            runner, reactor, lambda batch: save_sms_results(self.engine, batch, self._day()),
+            "SMS results", delay=0.02, saved=self._saved, ready=lambda: not self._loading,
+            identify=lambda result: result.attempt_id)
         self._receipts: list[tuple[DeliveryReceipt, int]] = []
         self._receipt_call: DelayedCall | None = None
         self._applying = False
@@ -118,6 +121,7 @@ class SmsScheduler(service.Service):
     # --- service ----------------------------------------------------------------------
     def startService(self) -> None:
         super().startService()
+        self.trigger.start()
         self.pool.startService()
         if self.config.ads.enabled:
             self._ads_poll.start(self.config.ads.refresh, now=True)
@@ -130,14 +134,10 @@ class SmsScheduler(service.Service):
         for loop in (self._poll, self._ads_poll):
             if loop.running:
                 loop.stop()
-        if self._scan_call is not None and self._scan_call.active():
-            self._scan_call.cancel()
+        self.trigger.stop()
         yield self.pool.stopService()
         yield defer.DeferredList(list(self._in_flight))
-        while self._unsaved or self._saving:
-            yield self._save()
-            if self._saving:
-                yield task.deferLater(self.clock, 0.05, lambda: None)
+        yield self.results.drain(self.STOP_SAVE_TIMEOUT)
         if self._receipts and not self._applying:
             yield self._apply_receipts()
 
@@ -150,6 +150,7 @@ class SmsScheduler(service.Service):
         counters.resubmits = pool.counters.resubmits
         counters.timeouts = pool.counters.timeouts
         counters.bind_refusals = pool.counters.bind_refusals
+        counters.save_failures = self.results.failures
         return counters
 
     def set_rate(self, per_second: float) -> None:
@@ -158,35 +159,26 @@ class SmsScheduler(service.Service):
 
     # --- scanning -----------------------------------------------------------------------
     def poke(self) -> None:
-        if not self.running:
-            return
-        if self._scanning:
-            self._rescan = True
-        elif self._scan_call is None or not self._scan_call.active():
-            self._scan_call = self.clock.callLater(0.01, self._scan)
+        self.trigger.poke()
 
-    def _scan(self) -> None:
-        self._scan_call = None
+    def _scan(self) -> defer.Deferred[None] | None:
         if not self.running:
-            return
+            return None
         self.refresh_counters()
         room = 0
         if self.pool.ready:
             room = min(self.config.batch - len(self._in_flight), max(self.pool.room(), 0))
-        self._scanning = True
         now = self.clock.seconds()
         cutoff = datetime.fromtimestamp(now - self.config.max_age, UTC)
         job = self.runner.run(_claim, self.engine, cutoff, room,
                               self.config.max_queued)
-        job.addCallbacks(self._claimed, self._scan_failed)
+        return job.addCallbacks(self._claimed, self._scan_failed)
 
     def _scan_failed(self, failure: Failure) -> None:
-        self._scanning = False
         logger.warning("cannot claim SMS to send: %s", failure.getErrorMessage())
 
     def _claimed(self, found: tuple[list[ClaimedSms], int, int]) -> None:
         claimed, expired, depth = found
-        self._scanning = False
         self.counters.expired += expired
         self.counters.queue_depth = depth
         self.counters.claimed += len(claimed)
@@ -194,8 +186,7 @@ class SmsScheduler(service.Service):
             sending = self._send(attempt)
             self._in_flight.add(sending)
             sending.addBoth(self._untrack, sending)
-        if self._rescan or (claimed and len(claimed) >= 1 and self.pool.room() > 0):
-            self._rescan = False
+        if claimed and self.pool.room() > 0:
             self.poke()
 
     def _untrack(self, result: Any, sending: defer.Deferred[Any]) -> Any:
@@ -300,39 +291,14 @@ class SmsScheduler(service.Service):
     def _result(self, result: SmsResult) -> None:
         by_status = self.counters.by_status
         by_status[result.status] = by_status.get(result.status, 0) + 1
-        self._unsaved.append(result)
-        if not self._saving:
-            self.clock.callLater(0.02, self._save)
+        self.results.add(result)
 
-    def _save(self) -> defer.Deferred[None]:
-        if self._saving or not self._unsaved:
-            return defer.succeed(None)
-        if self._loading:  # a load must see all of a save or none of it (daily caps)
-            return task.deferLater(self.clock, 0.02, lambda: None).addCallback(
-                lambda _: self._save())
-        self._saving = True
-        batch, self._unsaved = self._unsaved, []
-        job = self.runner.run(save_sms_results, self.engine, batch, self._day())
-
-        def saved(_: object) -> None:
-            self._saving = False
-            for result in batch:
-                if result.status == SUBMITTED and result.campaign_id is not None:
-                    self.ads.saved(result.campaign_id)
-            if self._unsaved:
-                self.clock.callLater(0.02, self._save)
-            if self._receipts:
-                self._schedule_receipts(0.0)
-
-        def failed(failure: Failure) -> None:
-            self._saving = False
-            self.counters.save_failures += 1
-            self._unsaved[:0] = batch
-            logger.warning("cannot save %d SMS results (%s); retrying", len(batch),
-                           failure.getErrorMessage())
-            self.clock.callLater(1.0, self._save)
-
-        return job.addCallbacks(saved, failed)
+    def _saved(self, batch: list[SmsResult]) -> None:
+        for result in batch:
+            if result.status == SUBMITTED and result.campaign_id is not None:
+                self.ads.saved(result.campaign_id)
+        if self._receipts:
+            self._schedule_receipts(0.0)
 
     def receipt(self, receipt: DeliveryReceipt) -> None:
         self.counters.receipts += 1
@@ -375,7 +341,7 @@ class SmsScheduler(service.Service):
 
     # --- ads -----------------------------------------------------------------------------
     def _reload_ads(self) -> None:
-        if self._saving or self._loading:
+        if self.results.saving or self._loading:
             return  # next period
         self._loading = True
         job = self.runner.run(load_campaigns, self.engine, self._now(), self._day())

@@ -35,7 +35,7 @@ def test_refused_while_stopping_is_released_for_the_next_start() -> None:
     scheduler = _scheduler()
     scheduler.running = False
     scheduler._finished(not_started(_request("a"), OutcomeKind.REFUSED, "emitter stopping"))
-    [row] = scheduler._unsaved
+    [row] = scheduler.results.pending
     assert (row.attempt_id, row.status, row.outcome) == ("a", "recorded", None)
 
 
@@ -51,7 +51,7 @@ def test_outcomes_map_to_beeped_or_failed_with_their_facts() -> None:
     refused: Any = not_started(_request("q"), OutcomeKind.REFUSED, "queue full")
     for outcome in (rang, busy, refused):
         scheduler._finished(outcome)
-    rows = {row.attempt_id: row for row in scheduler._unsaved}
+    rows = {row.attempt_id: row for row in scheduler.results.pending}
     assert (rows["r"].status, rows["r"].outcome, rows["r"].ring_time_ms,
             rows["r"].sip_code) == ("beeped", "rang", 400, 487)
     assert rows["r"].rang_at is not None and rows["r"].cancel_sent_at is not None
@@ -86,7 +86,7 @@ def test_the_sms_rule_queues_an_sms_after_the_outcomes_it_wants() -> None:
     scheduler._finished(outcome("no-route", OutcomeKind.REFUSED, "on_net"))
     scheduler._finished(outcome("abroad", OutcomeKind.BUSY, "international"))
     scheduler._finished(outcome("busy-no-sms", OutcomeKind.BUSY, "off_net"))
-    assert {row.attempt_id: row.sms_status for row in scheduler._unsaved} == {
+    assert {row.attempt_id: row.sms_status for row in scheduler.results.pending} == {
         "busy": "queued", "rang": None, "no-route": "queued", "abroad": None,
         "busy-no-sms": None}
 
