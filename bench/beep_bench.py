@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from twisted.internet import defer, task  # noqa: E402
 from twisted.internet import reactor as _reactor  # noqa: E402
 
-from interceptor.config.reader import Section  # noqa: E402
+from interceptor.core.section import Section  # noqa: E402
 from interceptor.sip.config import parse_sip  # noqa: E402
 from interceptor.sip.emitter import BeepEmitter  # noqa: E402
 from interceptor.sip.outcome import BeepOutcome, BeepRequest  # noqa: E402

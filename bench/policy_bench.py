@@ -53,12 +53,12 @@ from sqlalchemy import Engine  # noqa: E402
 from interceptor.policy.calendar import day_of, hour_of  # noqa: E402
 from interceptor.policy.rules import Plan, Reason, plan  # noqa: E402
 from interceptor.policy.service import decide_due  # noqa: E402
+from interceptor.policy.store import Candidate, DecisionBatch, Planner  # noqa: E402
 from interceptor.policy.thresholds import SPECS, Thresholds  # noqa: E402
 from interceptor.storage.dialect import table_of  # noqa: E402
 from interceptor.storage.engine import make_engine  # noqa: E402
 from interceptor.storage.migrate import upgrade  # noqa: E402
 from interceptor.storage.models import PairLastBeep  # noqa: E402
-from interceptor.storage.policy import Candidate, DecisionBatch, Planner  # noqa: E402
 from interceptor.storage.records import AttemptRecord  # noqa: E402
 from interceptor.storage.writer import write_attempts  # noqa: E402
 

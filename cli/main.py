@@ -14,8 +14,8 @@ from cli.admin import ads, attempts, blacklist, db, mnp, policy, thresholds
 from cli.admin.report import report
 from cli.status import status
 from interceptor import __version__
-from interceptor.config import ConfigError
 from interceptor.config.loader import load_config
+from interceptor.core.section import ConfigError
 
 
 def _configure_logging(level: str) -> None:
@@ -57,7 +57,7 @@ def run(config_path: str, log_level: str) -> None:
     except ConfigError as error:
         raise click.ClickException(f"invalid configuration: {error}") from None
     _configure_logging(log_level)
-    from interceptor.app import run_forever
+    from interceptor.app.relay import run_forever
 
     sys.exit(run_forever(config, log_level))
 

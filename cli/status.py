@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from interceptor.config.errors import ConfigError
 from interceptor.config.loader import load_config
+from interceptor.core.section import ConfigError
 
 
 def _url(config_path: str | None, url: str | None) -> str:

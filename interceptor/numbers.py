@@ -30,8 +30,7 @@ from enum import StrEnum
 from typing import Literal, NamedTuple, Protocol
 from urllib.parse import unquote
 
-from interceptor.config.errors import ConfigError
-from interceptor.config.reader import Section
+from interceptor.core.section import ConfigError, Section
 
 logger = logging.getLogger(__name__)
 

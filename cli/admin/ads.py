@@ -10,8 +10,8 @@ from cli.admin.context import database_options, database_target
 from cli.admin.errors import AdminError, database_errors
 from cli.admin.output import echo_json, echo_table
 from cli.admin.timeparse import format_instant, parse_expiry, parse_instant
+from interceptor.sms import ad_store as store
 from interceptor.sms import gsm7
-from interceptor.storage import ads as store
 from interceptor.storage.types import utcnow
 
 CLASSES = ("on_net", "off_net", "international", "unknown")

@@ -15,10 +15,10 @@ from cli.admin.errors import AdminError, database_errors
 from cli.admin.numbering import InvalidNumberError, Normaliser, load_normaliser
 from cli.admin.output import echo_json, echo_table
 from cli.admin.timeparse import format_instant, parse_duration, parse_expiry, parse_instant
+from interceptor.core.vocabulary import BlacklistScope
 from interceptor.storage import blacklist as store
 from interceptor.storage.blacklist import BlacklistItem
 from interceptor.storage.types import utcnow
-from interceptor.storage.vocabulary import BlacklistScope
 
 SCOPES = [scope.value for scope in BlacklistScope]
 CSV_COLUMNS = ("number", "scope", "reason", "expires_at", "added_by", "added_at")

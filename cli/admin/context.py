@@ -16,7 +16,7 @@ import click
 from sqlalchemy import Engine
 
 from cli.admin.errors import AdminError
-from interceptor.config.errors import ConfigError
+from interceptor.core.section import ConfigError
 from interceptor.storage.config import (
     DATABASE_URL_ENV,
     DatabaseConfig,

@@ -11,9 +11,9 @@ from cli.admin.csvinput import read_rows, report_errors
 from cli.admin.errors import AdminError, database_errors
 from cli.admin.numbering import InvalidNumberError, load_normaliser
 from cli.admin.output import echo_json
+from interceptor.core.vocabulary import PortabilityStatus
 from interceptor.storage import portability
 from interceptor.storage.portability import PortedItem
-from interceptor.storage.vocabulary import PortabilityStatus
 
 STATUSES = [status.value for status in PortabilityStatus]
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import yaml
 
 from cli.admin.errors import AdminError
-from interceptor.config.errors import ConfigError
-from interceptor.config.reader import Section
+from interceptor.core.section import ConfigError, Section
 from interceptor.numbers import DEFAULT_NUMBERING, NumberingConfig, normalise, parse_numbering
 
 Normaliser = Callable[[str], str]

@@ -12,10 +12,10 @@ from cli.admin.numbering import InvalidNumberError, load_normaliser, numbering_c
 from cli.admin.output import echo_json
 from cli.admin.thresholds import load_policy_config
 from cli.admin.timeparse import format_instant, parse_instant
+from interceptor.policy import threshold_store as thresholds_sql
 from interceptor.policy.explain import explain as explain_policy
 from interceptor.policy.thresholds import SPECS, Thresholds
 from interceptor.storage import portability
-from interceptor.storage import thresholds as thresholds_sql
 from interceptor.storage.types import utcnow
 
 

@@ -10,8 +10,8 @@ import click
 from cli.admin.context import config_path, database_options, database_target
 from cli.admin.errors import AdminError, database_errors
 from cli.admin.timeparse import parse_instant, parse_since
-from interceptor.config.errors import ConfigError
 from interceptor.config.loader import load_config
+from interceptor.core.section import ConfigError
 from interceptor.reports import GROUPINGS, ReportQuery, build_report
 from interceptor.reports.html import html_report
 from interceptor.reports.render import RENDERERS

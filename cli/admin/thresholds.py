@@ -15,12 +15,11 @@ from cli.admin.blacklist import default_user
 from cli.admin.context import config_path, database_options, database_target
 from cli.admin.errors import AdminError, database_errors
 from cli.admin.output import echo_json, echo_table
-from interceptor.config.errors import ConfigError
-from interceptor.config.reader import Section
+from interceptor.core.section import ConfigError, Section
+from interceptor.policy import threshold_store as store
 from interceptor.policy.config import PolicyConfig, parse_policy
 from interceptor.policy.thresholds import SPECS, ThresholdError, spec_for
 from interceptor.sip.config import parse_sip
-from interceptor.storage import thresholds as store
 
 
 def load_policy_config(path: str | None) -> PolicyConfig:

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 
-from interceptor.config.errors import ConfigError
-from interceptor.config.reader import Section
-from interceptor.storage.vocabulary import CalleeClass
+from interceptor.core.section import ConfigError, Section
+from interceptor.core.vocabulary import CalleeClass
 
 DEFAULT_WINDOW = 1800.0  # the brief: ~25% of beeped callees call back within 30 minutes
 

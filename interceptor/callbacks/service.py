@@ -20,6 +20,7 @@ from typing import Any
 
 from twisted.internet import defer, task
 
+from interceptor.beeps.store import BeepResult
 from interceptor.callbacks.config import CallbacksConfig
 from interceptor.callbacks.store import (
     SESSION,
@@ -35,14 +36,13 @@ from interceptor.callbacks.store import (
     link_call,
 )
 from interceptor.callbacks.usage import CC_TERMINATE, request_type, used_seconds
+from interceptor.core.reactor import Clock
+from interceptor.core.runner import Runner
 from interceptor.detection.answer import OutOfCreditClassifier
 from interceptor.detection.request import CC_INITIAL_REQUEST, CallContextExtractor
 from interceptor.diameter import codec
 from interceptor.numbers import NumberingConfig, normalise
-from interceptor.reactor_types import Clock
-from interceptor.sidework.events import OutOfCreditEvent
-from interceptor.storage.beeps import BeepResult
-from interceptor.storage.runner import Runner
+from interceptor.sidework.frames import OutOfCreditEvent
 
 logger = logging.getLogger(__name__)
 

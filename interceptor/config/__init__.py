@@ -3,9 +3,9 @@
 Each error is a :class:`ConfigError` naming the path of the bad value, e.g.
 ``peers.ocs[1].port: must be 1..65535``. The whole file is read by
 :mod:`interceptor.config.loader`; each section's parser lives beside the code it
-configures and builds on :class:`interceptor.config.reader.Section`.
+configures and builds on :class:`interceptor.core.section.Section`.
 """
 
-from interceptor.config.errors import ConfigError
+from interceptor.core.section import ConfigError
 
 __all__ = ["ConfigError"]

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from interceptor.callbacks.config import CallbacksConfig, parse_callbacks
-from interceptor.config.errors import ConfigError
-from interceptor.config.reader import Section, read_yaml_file
-from interceptor.config.relay import RelayConfig, parse_relay
+from interceptor.core.section import ConfigError, Section, read_yaml_file
 from interceptor.detection.config import DetectionConfig, parse_detection
+from interceptor.diameter.config import RelayConfig, parse_relay
 from interceptor.metrics.config import MetricsConfig, parse_metrics
 from interceptor.numbers import NumberingConfig, parse_numbering
 from interceptor.policy.config import PolicyConfig, parse_policy

@@ -15,8 +15,8 @@ from twisted.internet import defer
 from twisted.internet.protocol import ClientFactory, Factory
 from twisted.python.failure import Failure
 
-from interceptor.config.relay import AgentIdentity
 from interceptor.diameter import codec, messages
+from interceptor.diameter.config import AgentIdentity
 from interceptor.diameter.framing import DiameterProtocol
 from interceptor.diameter.messages import IdentifierSource, MessageFactory
 

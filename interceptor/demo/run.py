@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import func, select
 from twisted.internet import defer, task
 
-from interceptor.app import Interceptor
+from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
 from interceptor.demo.peers import PeerClientFactory, PeerServerFactory, SimplePeer
 from interceptor.demo.sip_network import DemoSipNetwork
@@ -47,7 +47,7 @@ from interceptor.demo.traffic import (
 from interceptor.diameter import codec
 from interceptor.reports.html import html_report
 from interceptor.smpp.messages import DATA_CODING_UCS2
-from interceptor.storage.ads import add_campaign
+from interceptor.sms.ad_store import add_campaign
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt

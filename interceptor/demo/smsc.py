@@ -27,7 +27,7 @@ from twisted.internet import defer
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
 
-from interceptor.reactor_types import Clock, DelayedCall, ListeningPort, Reactor
+from interceptor.core.reactor import Clock, DelayedCall, ListeningPort, Reactor
 from interceptor.smpp import codec
 from interceptor.smpp.messages import DATA_CODING_DEFAULT, DATA_CODING_UCS2
 from interceptor.sms import gsm7

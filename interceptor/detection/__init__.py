@@ -31,7 +31,7 @@ from interceptor.detection.config import (
     parse_detection,
 )
 from interceptor.detection.request import CallContext, CallContextExtractor
-from interceptor.dictionary import Dictionary
+from interceptor.diameter.dictionary import Dictionary
 
 __all__ = [
     "DEFAULT_CALLEE_PATHS",

@@ -12,7 +12,7 @@ import struct
 from typing import NamedTuple
 
 from interceptor.detection.config import DetectionConfig
-from interceptor.detection.scan import first
+from interceptor.diameter.avpwalk import first
 from interceptor.diameter.codec import (
     AVP_FLAG_VENDOR,
     AVP_RESULT_CODE,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Protocol
 
+from interceptor.core.vocabulary import AttemptStatus, CalleeClass
 from interceptor.detection.request import CallContext
 from interceptor.numbers import NumberingConfig, PortabilityLookup, classify, normalise
 from interceptor.storage.records import AttemptRecord
-from interceptor.storage.vocabulary import AttemptStatus, CalleeClass
 
 
 class Blacklist(Protocol):

@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from interceptor.config.errors import ConfigError, PathElement
-from interceptor.config.reader import Section
-from interceptor.detection.paths import compile_condition, compile_value_path
-from interceptor.dictionary import Dictionary, DictionaryError, PathError, load_dictionary
+from interceptor.core.section import ConfigError, PathElement, Section
+from interceptor.diameter.dictionary import Dictionary, DictionaryError, PathError, load_dictionary
+from interceptor.diameter.paths import compile_condition, compile_value_path
 
 IMS_VOICE_CONTEXT = "32260@3gpp.org"
 MMTEL_VOICE_CONTEXT = "32275@3gpp.org"

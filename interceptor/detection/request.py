@@ -13,13 +13,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from interceptor.detection.config import DetectionConfig
-from interceptor.detection.paths import (
-    AvpPath,
-    Condition,
-    compile_condition,
-    compile_value_path,
-)
-from interceptor.detection.scan import Collected, PathTrie, Span, resolve
+from interceptor.diameter.avpwalk import Collected, PathTrie, Span, resolve
 from interceptor.diameter.codec import (
     AVP_CC_REQUEST_TYPE,
     AVP_FLAG_VENDOR,
@@ -28,7 +22,13 @@ from interceptor.diameter.codec import (
     HEADER_LENGTH,
     AvpLengthError,
 )
-from interceptor.dictionary import Dictionary
+from interceptor.diameter.dictionary import Dictionary
+from interceptor.diameter.paths import (
+    AvpPath,
+    Condition,
+    compile_condition,
+    compile_value_path,
+)
 
 AVP_SERVICE_CONTEXT_ID = 461
 CC_INITIAL_REQUEST = 1

@@ -16,13 +16,13 @@ from typing import Protocol
 
 from twisted.internet import defer, task
 
-from interceptor.config.relay import PeerConfig, RelayConfig
+from interceptor.core.histogram import LATENCY_BUCKETS, Buckets
+from interceptor.core.reactor import Clock
 from interceptor.diameter import codec, messages
+from interceptor.diameter.config import PeerConfig, RelayConfig
 from interceptor.diameter.connection import PeerConnection, State
 from interceptor.diameter.messages import MessageFactory
 from interceptor.diameter.routing import NoRoute, RoutingTable
-from interceptor.metrics.histogram import LATENCY_BUCKETS, Buckets
-from interceptor.reactor_types import Clock
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 from twisted.python.failure import Failure
 
+from interceptor.core.reactor import Clock, DelayedCall
 from interceptor.diameter import codec, messages
 from interceptor.diameter.framing import DiameterProtocol
-from interceptor.reactor_types import Clock, DelayedCall
 
 if TYPE_CHECKING:
     from interceptor.diameter.agent import DiameterAgent, Peer

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from diameter.message import Avp, Message, MessageHeader
 from diameter.message import constants as c
 
-from interceptor.config.relay import APPLICATION_RELAY, AgentIdentity
 from interceptor.diameter import codec
 from interceptor.diameter.codec import AvpSpan, Header
+from interceptor.diameter.config import APPLICATION_RELAY, AgentIdentity
 
 # Result codes (RFC 6733 §7.1, RFC 8506)
 SUCCESS = 2001

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from interceptor.config.relay import RoutingConfig
 from interceptor.diameter import messages
+from interceptor.diameter.config import RoutingConfig
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from typing import Any
 from twisted.application import service
 from twisted.internet import defer
 
-from interceptor.config.relay import RelayConfig
+from interceptor.core.reactor import ListeningPort, Reactor
 from interceptor.diameter.agent import DiameterAgent, RelayObserver
+from interceptor.diameter.config import RelayConfig
 from interceptor.diameter.messages import IdentifierSource, MessageFactory
 from interceptor.diameter.transport import OutboundConnector, ResponderFactory
-from interceptor.reactor_types import ListeningPort, Reactor
 
 logger = logging.getLogger(__name__)
 

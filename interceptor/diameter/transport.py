@@ -11,11 +11,11 @@ from twisted.internet.interfaces import IAddress, IConnector
 from twisted.internet.protocol import ClientFactory, Factory
 from twisted.python.failure import Failure
 
-from interceptor.config.relay import TimerConfig
+from interceptor.core.reactor import Clock, DelayedCall, Reactor
 from interceptor.diameter import messages
 from interceptor.diameter.agent import DiameterAgent, Peer
+from interceptor.diameter.config import TimerConfig
 from interceptor.diameter.framing import DiameterProtocol
-from interceptor.reactor_types import Clock, DelayedCall, Reactor
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from interceptor.core.histogram import RING_BUCKETS, Buckets
 from interceptor.diameter.agent import DiameterAgent
-from interceptor.metrics.histogram import RING_BUCKETS, Buckets
 from interceptor.sidework.channel import WorkerChannel
 from interceptor.sidework.tap import OutOfCreditTap
 

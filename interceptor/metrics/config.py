@@ -5,8 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from interceptor.config.errors import ConfigError
-from interceptor.config.reader import Section
+from interceptor.core.section import ConfigError, Section
 
 
 @dataclass(frozen=True)

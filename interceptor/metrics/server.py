@@ -15,10 +15,10 @@ from twisted.internet import defer
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
+from interceptor.core.reactor import Reactor
 from interceptor.metrics.collector import InterceptorCollector
 from interceptor.metrics.config import MetricsConfig
 from interceptor.metrics.status import status_document
-from interceptor.reactor_types import Reactor
 
 logger = logging.getLogger(__name__)
 

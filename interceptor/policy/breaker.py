@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from interceptor.reactor_types import Clock
+from interceptor.core.reactor import Clock
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from interceptor.config.errors import ConfigError, PathElement
-from interceptor.config.reader import Section
+from interceptor.core.section import ConfigError, PathElement, Section
 from interceptor.policy.thresholds import SPECS, ThresholdError, Thresholds, Value
 
 

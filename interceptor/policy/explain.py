@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from interceptor.core.vocabulary import BlacklistScope
 from interceptor.numbers import NumberingConfig, PortabilityLookup, classify
+from interceptor.policy import store as policy_sql
 from interceptor.policy.rules import CounterCheck, Reason, plan
 from interceptor.policy.thresholds import Thresholds, Value
 from interceptor.storage import blacklist as blacklist_sql
-from interceptor.storage import policy as policy_sql
-from interceptor.storage.vocabulary import BlacklistScope
 
 
 @dataclass(frozen=True)

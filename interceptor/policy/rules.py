@@ -3,7 +3,7 @@ what must happen and which counters must agree.
 
 The rules that need no history (class switches, quiet hours) are decided here. The ones
 that count (per caller per hour and per day, per pair, per callee per day) come out as
-*checks*; :mod:`interceptor.storage.policy` passes or refuses them in the database in the
+*checks*; :mod:`interceptor.policy.store` passes or refuses them in the database in the
 same transaction that claims the attempt, so processes sharing one database never pass
 a limit together.
 """

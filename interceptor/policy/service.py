@@ -19,17 +19,17 @@ from sqlalchemy import Engine
 from twisted.application import service
 from twisted.internet import defer, task
 
+from interceptor.beeps.store import expire_stale
+from interceptor.core.reactor import Clock
+from interceptor.core.runner import Runner
+from interceptor.policy import store as policy_sql
+from interceptor.policy import threshold_store as thresholds_sql
 from interceptor.policy.breaker import BreakerSettings, CircuitBreaker
 from interceptor.policy.config import PolicyConfig
 from interceptor.policy.rules import Plan, plan
 from interceptor.policy.thresholds import SPECS, Thresholds
-from interceptor.reactor_types import Clock
-from interceptor.storage import policy as policy_sql
-from interceptor.storage import thresholds as thresholds_sql
-from interceptor.storage.beeps import expire_stale
 from interceptor.storage.errors import describe
 from interceptor.storage.reloader import ReloadingCache
-from interceptor.storage.runner import Runner
 
 logger = logging.getLogger(__name__)
 

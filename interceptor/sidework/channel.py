@@ -24,8 +24,8 @@ from twisted.internet import defer
 from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
 
-from interceptor.reactor_types import DelayedCall, Reactor
-from interceptor.sidework.events import (
+from interceptor.core.reactor import DelayedCall, Reactor
+from interceptor.sidework.frames import (
     REPLY_ACK,
     REPLY_STATS,
     REPLY_WATCH,

@@ -9,7 +9,7 @@ from typing import Any
 from twisted.application import service
 
 from interceptor.config.loader import InterceptorConfig
-from interceptor.reactor_types import Reactor
+from interceptor.core.reactor import Reactor
 from interceptor.sidework.channel import WorkerChannel
 
 logger = logging.getLogger(__name__)

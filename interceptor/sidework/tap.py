@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from interceptor.detection.answer import OutOfCreditClassifier
 from interceptor.diameter.agent import Peer
-from interceptor.sidework.events import (
+from interceptor.sidework.frames import (
     KIND_CALLBACK_START,
     KIND_CALLBACK_USAGE,
     encode_out_of_credit,

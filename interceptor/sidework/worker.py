@@ -31,21 +31,22 @@ from twisted.internet import defer, stdio, task
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 
+from interceptor.beeps.scheduler import BeepScheduler
+from interceptor.beeps.store import BeepResult
 from interceptor.callbacks.service import CallbackAttribution
 from interceptor.callbacks.store import Notice
-from interceptor.config import ConfigError
 from interceptor.config.loader import InterceptorConfig, RecordingConfig, parse_config
+from interceptor.core.histogram import RING_BUCKETS, Buckets
+from interceptor.core.reactor import Reactor
+from interceptor.core.runtime import freeze_startup_heap
+from interceptor.core.section import ConfigError
 from interceptor.detection import build_detection
 from interceptor.detection.attempts import AttemptFactory
 from interceptor.diameter import codec
-from interceptor.metrics.histogram import RING_BUCKETS, Buckets
 from interceptor.policy.service import PolicyService
-from interceptor.reactor_types import Reactor
 from interceptor.reports.figures import Report, build_report
 from interceptor.reports.query import ReportQuery
-from interceptor.runtime import freeze_startup_heap
-from interceptor.sidework.beeps import BeepScheduler
-from interceptor.sidework.events import (
+from interceptor.sidework.frames import (
     KIND_CALLBACK_START,
     KIND_CALLBACK_USAGE,
     REPLY_STATS,
@@ -61,7 +62,6 @@ from interceptor.sip.marker import DEFAULT_MARKER
 from interceptor.sms.rules import SmsRule
 from interceptor.sms.scheduler import SmsScheduler
 from interceptor.storage import AttemptRecord, StorageService
-from interceptor.storage.beeps import BeepResult
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from interceptor.reactor_types import Clock, DelayedCall
+from interceptor.core.reactor import Clock, DelayedCall
 from interceptor.sip.builder import RequestBuilder
 from interceptor.sip.config import SipTimers
 from interceptor.sip.message import OutgoingRequest, SipResponse

@@ -9,8 +9,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from interceptor.config.errors import ConfigError
-from interceptor.config.reader import Section
+from interceptor.core.section import ConfigError, Section
 
 CALLEE_CLASSES = ("on_net", "off_net", "international")
 TRANSPORTS = ("udp", "tcp")

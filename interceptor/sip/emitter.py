@@ -17,7 +17,7 @@ from typing import Any
 from twisted.application import service
 from twisted.internet import defer
 
-from interceptor.reactor_types import DelayedCall, Reactor
+from interceptor.core.reactor import DelayedCall, Reactor
 from interceptor.sip.builder import RequestBuilder, plus_e164
 from interceptor.sip.call import BeepCall, CallResult
 from interceptor.sip.config import BeepLimits, RouteConfig, SipConfig, is_e164, is_ip_address

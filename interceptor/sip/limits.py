@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from interceptor.reactor_types import Clock, DelayedCall
+from interceptor.core.reactor import Clock, DelayedCall
 from interceptor.sip.config import BeepLimits
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from interceptor.reactor_types import Clock, DelayedCall
+from interceptor.core.reactor import Clock, DelayedCall
 from interceptor.sip.config import SipTimers
 from interceptor.sip.message import (
     OutgoingRequest,

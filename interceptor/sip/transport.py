@@ -21,7 +21,7 @@ from twisted.internet.protocol import Protocol as StreamProtocol
 from twisted.python.failure import Failure
 from zope.interface import implementer  # type: ignore[import-untyped]  # no stubs
 
-from interceptor.reactor_types import Reactor
+from interceptor.core.reactor import Reactor
 
 logger = logging.getLogger(__name__)
 

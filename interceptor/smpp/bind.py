@@ -14,7 +14,7 @@ from twisted.internet import defer
 from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.protocol import Factory
 
-from interceptor.reactor_types import Reactor
+from interceptor.core.reactor import Reactor
 from interceptor.smpp.config import BindConfig
 from interceptor.smpp.messages import DeliveryReceipt
 from interceptor.smpp.protocol import EsmeProtocol, SessionListener, SmppStatusError

@@ -20,7 +20,7 @@ from twisted.application import service
 from twisted.internet import defer
 from twisted.python.failure import Failure
 
-from interceptor.reactor_types import DelayedCall, Reactor
+from interceptor.core.reactor import DelayedCall, Reactor
 from interceptor.sip.limits import TokenBucket
 from interceptor.smpp.bind import EndpointFactory, SmppBind
 from interceptor.smpp.config import PoolConfig

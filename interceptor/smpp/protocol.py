@@ -18,7 +18,7 @@ from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 
-from interceptor.reactor_types import Clock, DelayedCall
+from interceptor.core.reactor import Clock, DelayedCall
 from interceptor.smpp import codec
 from interceptor.smpp.config import BindConfig
 from interceptor.smpp.messages import DeliveryReceipt, ShortMessage, parse_receipt

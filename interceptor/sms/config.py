@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from interceptor.config.errors import ConfigError
-from interceptor.config.reader import Section
+from interceptor.core.section import ConfigError, Section
 from interceptor.smpp.config import BIND_MODES, BindConfig, PoolConfig
 from interceptor.sms.gsm7 import CONCAT_MODES
 

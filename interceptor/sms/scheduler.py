@@ -21,8 +21,9 @@ from twisted.application import service
 from twisted.internet import defer, task
 from twisted.python.failure import Failure
 
-from interceptor.reactor_types import Clock, DelayedCall, Reactor
-from interceptor.sidework.batching import BatchSaver, ScanTrigger
+from interceptor.core.batching import BatchSaver, ScanTrigger
+from interceptor.core.reactor import Clock, DelayedCall, Reactor
+from interceptor.core.runner import Runner
 from interceptor.smpp.messages import (
     NPI_ISDN,
     NPI_UNKNOWN,
@@ -37,9 +38,7 @@ from interceptor.smpp.pool import Breaker, SmppPool, SubmitFailedError
 from interceptor.sms import gsm7
 from interceptor.sms.ads import AdSelector, Campaign
 from interceptor.sms.config import SenderConfig, SmsConfig
-from interceptor.sms.templates import MessageComposer
-from interceptor.storage.runner import Runner
-from interceptor.storage.sms import (
+from interceptor.sms.store import (
     FAILED,
     QUEUED,
     SUBMITTED,
@@ -53,6 +52,7 @@ from interceptor.storage.sms import (
     save_sms_results,
     trim_queue,
 )
+from interceptor.sms.templates import MessageComposer
 
 logger = logging.getLogger(__name__)
 

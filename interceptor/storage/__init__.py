@@ -25,37 +25,22 @@ from interceptor.storage.engine import DatabaseURLError, make_engine, redact_url
 from interceptor.storage.portability_cache import PortabilityCache
 from interceptor.storage.recorder import AttemptRecorder, RecorderStats
 from interceptor.storage.records import AttemptRecord, new_attempt_id
-from interceptor.storage.runner import Runner, ThreadPoolRunner
 from interceptor.storage.service import StorageService
 from interceptor.storage.spool import Spool, SpoolLockedError
-from interceptor.storage.vocabulary import (
-    AttemptStatus,
-    BlacklistScope,
-    CalleeClass,
-    PortabilityStatus,
-    ResultCodeSource,
-)
 
 __all__ = [
     "DATABASE_URL_ENV",
     "DEFAULT_DATABASE_URL",
     "AttemptRecord",
     "AttemptRecorder",
-    "AttemptStatus",
     "BlacklistCache",
-    "BlacklistScope",
-    "CalleeClass",
     "DatabaseConfig",
     "DatabaseURLError",
     "PortabilityCache",
-    "PortabilityStatus",
     "RecorderStats",
-    "ResultCodeSource",
-    "Runner",
     "Spool",
     "SpoolLockedError",
     "StorageService",
-    "ThreadPoolRunner",
     "load_database_config",
     "make_engine",
     "new_attempt_id",

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from interceptor.reactor_types import Clock
+from interceptor.core.reactor import Clock
+from interceptor.core.runner import Runner
+from interceptor.core.vocabulary import BlacklistScope
 from interceptor.storage.blacklist import BlacklistKey, load_active
 from interceptor.storage.reloader import ReloadingCache
-from interceptor.storage.runner import Runner
-from interceptor.storage.vocabulary import BlacklistScope
 
 logger = logging.getLogger(__name__)
 

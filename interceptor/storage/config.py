@@ -30,8 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from interceptor.config.errors import ConfigError
-from interceptor.config.reader import Section, read_yaml_file
+from interceptor.core.section import ConfigError, Section, read_yaml_file
 
 DATABASE_URL_ENV = "BEEPCALL_DATABASE_URL"
 DEFAULT_DATABASE_URL = "sqlite:///beepcall.db"

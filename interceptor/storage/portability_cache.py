@@ -13,10 +13,10 @@ from typing import Literal
 
 from sqlalchemy import Engine
 
-from interceptor.reactor_types import Clock
+from interceptor.core.reactor import Clock
+from interceptor.core.runner import Runner
 from interceptor.storage.portability import Fingerprint, load_statuses_if_changed
 from interceptor.storage.reloader import ReloadingCache
-from interceptor.storage.runner import Runner
 
 logger = logging.getLogger(__name__)
 

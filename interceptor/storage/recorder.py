@@ -30,12 +30,12 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
-from interceptor.reactor_types import Clock, DelayedCall
+from interceptor.core.reactor import Clock, DelayedCall
+from interceptor.core.runner import Runner
 from interceptor.storage.config import DatabaseConfig
 from interceptor.storage.errors import describe
 from interceptor.storage.jobs import ReplayResult, replay_chunk, write_batch
 from interceptor.storage.records import AttemptRecord
-from interceptor.storage.runner import Runner
 from interceptor.storage.spool import Segment, Spool
 from interceptor.storage.writer import WriteResult
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from interceptor.storage.vocabulary import AttemptStatus, CalleeClass, ResultCodeSource
+from interceptor.core.vocabulary import AttemptStatus, CalleeClass, ResultCodeSource
 
 SPOOL_FORMAT_VERSION = 1
 

@@ -16,9 +16,9 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
-from interceptor.reactor_types import Clock
+from interceptor.core.reactor import Clock
+from interceptor.core.runner import Runner
 from interceptor.storage.errors import describe
-from interceptor.storage.runner import Runner
 
 logger = logging.getLogger(__name__)
 

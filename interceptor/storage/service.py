@@ -17,13 +17,13 @@ from typing import Any
 from twisted.application import service
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 
-from interceptor.reactor_types import Reactor
+from interceptor.core.reactor import Reactor
+from interceptor.core.runner import Runner, ThreadPoolRunner
 from interceptor.storage.blacklist_cache import BlacklistCache
 from interceptor.storage.config import DatabaseConfig, resolve_database_url
 from interceptor.storage.engine import make_engine, redact_url
 from interceptor.storage.portability_cache import PortabilityCache
 from interceptor.storage.recorder import AttemptRecorder
-from interceptor.storage.runner import Runner, ThreadPoolRunner
 from interceptor.storage.spool import Spool
 
 logger = logging.getLogger(__name__)

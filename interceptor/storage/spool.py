@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from interceptor.core.runner import Runner
 from interceptor.storage.records import AttemptRecord, record_from_json, record_to_json
-from interceptor.storage.runner import Runner
 
 logger = logging.getLogger(__name__)
 

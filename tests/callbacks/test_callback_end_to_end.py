@@ -14,7 +14,7 @@ import pytest_twisted
 from sqlalchemy import select
 from twisted.internet import reactor
 
-from interceptor.app import Interceptor
+from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
 from interceptor.demo.traffic import (
     CREDIT_LIMIT_REACHED,
@@ -29,7 +29,13 @@ from interceptor.diameter import codec
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt, CallbackWatch
-from tests.relay.harness import CLIENT_HOST, RecordingOcs, agent_config, client_through, wait_until
+from tests.diameter.harness import (
+    CLIENT_HOST,
+    RecordingOcs,
+    agent_config,
+    client_through,
+    wait_until,
+)
 from tests.sip.sipp import SippUas
 
 pytestmark = pytest.mark.integration

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from interceptor.config import ConfigError
 from interceptor.config.loader import parse_config
-from tests.relay.harness import agent_config
+from interceptor.core.section import ConfigError
+from tests.diameter.harness import agent_config
 
 
 def _parse(extra: dict[str, Any]) -> Any:

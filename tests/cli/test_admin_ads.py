@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy import Engine, insert, update
 
-from interceptor.storage import ads as store
+from interceptor.sms import ad_store as store
 from interceptor.storage.models import AdCampaign, AdCampaignDaily
 from tests.cli.conftest import Beepcall
 

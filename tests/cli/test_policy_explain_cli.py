@@ -1,7 +1,7 @@
 """``beepcall policy explain A B --at TIME`` against SQLite and PostgreSQL.
 
 The counters and pair rows it reads are made by real decisions
-(:func:`interceptor.storage.policy.decide` on recorded attempts), and where it matters the
+(:func:`interceptor.policy.store.decide` on recorded attempts), and where it matters the
 test checks that the interceptor's next decision agrees with the explanation.
 """
 
@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import Engine
 
 from cli.admin.thresholds import load_policy_config
+from interceptor.policy import store as policy_sql
+from interceptor.policy import threshold_store as thresholds_sql
 from interceptor.policy.rules import plan
 from interceptor.policy.thresholds import SPECS, Thresholds
-from interceptor.storage import policy as policy_sql
-from interceptor.storage import thresholds as thresholds_sql
 from interceptor.storage.records import AttemptRecord
 from interceptor.storage.writer import write_attempts
 from tests.cli.conftest import invoke

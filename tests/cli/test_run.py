@@ -20,7 +20,7 @@ from interceptor.demo.run import AD_NAME, AD_TEXT
 from interceptor.diameter import codec
 from interceptor.storage.engine import make_engine
 from interceptor.storage.models import AdCampaign, Attempt
-from tests.relay.fakes import peer_factory, split_messages
+from tests.diameter.fakes import peer_factory, split_messages
 
 BEEPCALL = [sys.executable, "-m", "cli"]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from interceptor.policy import threshold_store as store
 from interceptor.policy.thresholds import SPECS, Thresholds
-from interceptor.storage import thresholds as store
 from tests.cli.conftest import invoke
 
 UNREACHABLE = "postgresql+psycopg://beep:hunter2@127.0.0.1:1/beep"

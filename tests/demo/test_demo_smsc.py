@@ -19,7 +19,7 @@ from interceptor.demo.smsc import DemoSmsc
 from interceptor.smpp import BindConfig, DeliveryReceipt, PoolConfig, ShortMessage, SmppPool, codec
 from interceptor.smpp.messages import Address
 from interceptor.sms import gsm7
-from tests.relay.harness import wait_until
+from tests.diameter.harness import wait_until
 
 pytestmark = pytest.mark.integration
 

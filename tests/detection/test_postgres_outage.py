@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from twisted.internet import defer, reactor, task, threads
 
-from interceptor.app import Interceptor
+from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
 from interceptor.demo.peers import SimplePeer
 from interceptor.demo.traffic import CREDIT_LIMIT_REACHED, CallAttempt, cca, ccr
@@ -28,7 +28,7 @@ from interceptor.storage.config import DatabaseConfig
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt
-from tests.relay.harness import CLIENT_HOST, RecordingOcs, agent_config, connect_client
+from tests.diameter.harness import CLIENT_HOST, RecordingOcs, agent_config, connect_client
 from tests.storage.databases import pg_ctl, postgres_accepts_connections, wait_for_postgres
 
 pytestmark = pytest.mark.integration

@@ -29,7 +29,7 @@ from twisted.internet import defer
 
 from interceptor.demo.traffic import CallAttempt, ccr
 from interceptor.diameter import codec
-from tests.relay.harness import (
+from tests.diameter.harness import (
     AGENT_HOST,
     CLIENT_HOST,
     RecordingOcs,

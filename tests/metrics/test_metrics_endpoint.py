@@ -20,7 +20,7 @@ from cli.main import main
 from interceptor.demo.traffic import TERMINATE
 from interceptor.metrics.collector import METRIC_NAMES
 from tests.callbacks.test_callback_end_to_end import b_calls_a, beeped
-from tests.relay.harness import wait_until
+from tests.diameter.harness import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 from interceptor.policy.rules import plan
 from interceptor.policy.service import decide_due
+from interceptor.policy.store import Candidate
+from interceptor.policy.threshold_store import load
 from interceptor.policy.thresholds import SPECS, Thresholds
 from interceptor.storage.engine import make_engine
-from interceptor.storage.policy import Candidate
-from interceptor.storage.thresholds import load
 
 
 def main() -> None:

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select
 
+from interceptor.policy.threshold_store import change
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt, PolicyCounter
-from interceptor.storage.thresholds import change
 from tests.storage.databases import REPO
 
 A = "84912000001"

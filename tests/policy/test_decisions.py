@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, insert, select
 
+from interceptor.policy import store as policy_sql
 from interceptor.policy.rules import Reason, plan
 from interceptor.policy.service import decide_due
 from interceptor.policy.thresholds import SPECS, Thresholds
-from interceptor.storage import policy as policy_sql
 from interceptor.storage.engine import make_engine
 from interceptor.storage.models import Attempt, PolicyCounter
 

@@ -19,7 +19,7 @@ from twisted.internet import defer, reactor
 from twisted.internet.task import deferLater
 from twisted.protocols.portforward import ProxyFactory, ProxyServer
 
-from interceptor.app import Interceptor
+from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
 from interceptor.demo.sip_network import DemoSipNetwork
 from interceptor.demo.traffic import CREDIT_LIMIT_REACHED, CallAttempt, ccr
@@ -27,8 +27,8 @@ from interceptor.diameter import codec
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt
+from tests.diameter.harness import CLIENT_HOST, client_through, wait_until
 from tests.policy.test_policy_end_to_end import _config, _out_of_credit_ocs
-from tests.relay.harness import CLIENT_HOST, client_through, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -27,14 +27,14 @@ from sqlalchemy import Engine, func, select
 from twisted.internet import defer, reactor
 
 from cli.main import main as beepcall
-from interceptor.app import Interceptor
+from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
 from interceptor.demo.sip_network import DemoSipNetwork
 from interceptor.demo.traffic import CREDIT_LIMIT_REACHED, CallAttempt, cca, ccr
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt
-from tests.relay.harness import (
+from tests.diameter.harness import (
     CLIENT_HOST,
     RecordingOcs,
     agent_config,

@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 
-from interceptor.config import ConfigError
 from interceptor.config.loader import parse_config
-from interceptor.config.reader import Section
+from interceptor.core.section import ConfigError, Section
 from interceptor.policy.config import parse_policy
 from interceptor.policy.thresholds import SPECS, QuietHours, ThresholdError, Thresholds, spec_for
-from tests.relay.harness import agent_config
+from tests.diameter.harness import agent_config
 
 
 @pytest.mark.parametrize(("key", "text", "value"), [

@@ -11,7 +11,7 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
 from interceptor.sidework.channel import ChannelSettings, WorkerChannel
-from interceptor.sidework.events import FrameReader, encode_ack, encode_out_of_credit
+from interceptor.sidework.frames import FrameReader, encode_ack, encode_out_of_credit
 
 
 class FakeProcess:

@@ -15,7 +15,7 @@ from interceptor.demo.traffic import (
 )
 from interceptor.detection.answer import OutOfCreditClassifier
 from interceptor.detection.config import DetectionConfig
-from interceptor.sidework.events import (
+from interceptor.sidework.frames import (
     KIND_CALLBACK_START,
     KIND_CALLBACK_USAGE,
     KIND_OUT_OF_CREDIT,

@@ -13,14 +13,20 @@ import pytest_twisted
 from sqlalchemy import func, select
 from twisted.internet import defer, reactor, task
 
-from interceptor.app import Interceptor
+from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
 from interceptor.demo.traffic import CREDIT_LIMIT_REACHED, CallAttempt, cca, ccr
 from interceptor.diameter import codec
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt
-from tests.relay.harness import CLIENT_HOST, RecordingOcs, agent_config, client_through, wait_until
+from tests.diameter.harness import (
+    CLIENT_HOST,
+    RecordingOcs,
+    agent_config,
+    client_through,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 

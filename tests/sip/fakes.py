@@ -15,7 +15,7 @@ from twisted.internet import defer, task
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import MessageLengthError
 
-from interceptor.config.reader import Section
+from interceptor.core.section import Section
 from interceptor.sip.config import SipConfig, parse_sip
 from interceptor.sip.emitter import BeepEmitter
 from interceptor.sip.outcome import BeepOutcome, BeepRequest

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from interceptor.config.errors import ConfigError
-from interceptor.config.reader import Section
+from interceptor.core.section import ConfigError, Section
 from interceptor.sip.config import SipConfig, parse_sip
 
 ROUTE = {"host": "192.0.2.50", "domain": "ims.example.net"}

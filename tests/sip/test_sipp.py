@@ -14,7 +14,7 @@ import pytest_twisted
 from twisted.internet import defer
 from twisted.internet import reactor as _reactor
 
-from interceptor.config.reader import Section
+from interceptor.core.section import Section
 from interceptor.sip.config import parse_sip
 from interceptor.sip.emitter import BeepEmitter
 from interceptor.sip.outcome import BeepOutcome, BeepRequest, OutcomeKind

@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import func, insert, select
 from twisted.internet import reactor
 
-from interceptor.config.reader import Section
+from interceptor.core.runner import ThreadPoolRunner
+from interceptor.core.section import Section
 from interceptor.sms.config import SmsConfig, parse_sms
 from interceptor.sms.scheduler import SmsScheduler
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import AdCampaign, Attempt
-from interceptor.storage.runner import ThreadPoolRunner
 from tests.sms.smsc import PASSWORD, SYSTEM_ID
 
 A, B = "84912000001", "84987000002"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from interceptor.config.errors import ConfigError
+from interceptor.core.section import ConfigError
 from interceptor.sms import gsm7
 from interceptor.sms.ads import AdSelector, Campaign
 from interceptor.sms.rules import SmsRule

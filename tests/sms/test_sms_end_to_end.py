@@ -12,14 +12,14 @@ import pytest_twisted
 from sqlalchemy import select
 from twisted.internet import reactor
 
-from interceptor.app import Interceptor
+from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
 from interceptor.demo.traffic import CREDIT_LIMIT_REACHED, CallAttempt, cca, ccr
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import AdCampaign, Attempt, CallbackWatch
-from tests.relay.harness import CLIENT_HOST, RecordingOcs, client_through, wait_until
-from tests.sidework.test_beep_end_to_end import _config
+from tests.beeps.test_end_to_end import _config
+from tests.diameter.harness import CLIENT_HOST, RecordingOcs, client_through, wait_until
 from tests.sip.sipp import SippUas
 from tests.sms.harness import Database, sms_section
 from tests.sms.smsc import Smsc

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from interceptor.config.errors import ConfigError
-from interceptor.config.reader import Section
+from interceptor.core.section import ConfigError, Section
 from interceptor.storage.config import (
     DEFAULT_DATABASE_URL,
     DatabaseConfig,
