@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from interceptor.demo.traffic import UPDATE, CallAttempt, cca, ccr
 from interceptor.detection.answer import OutOfCreditClassifier
 from interceptor.detection.config import DetectionConfig
-from interceptor.sidework.tap import OutOfCreditTap
+from interceptor.sidework.tap import SideWorkTap
 
 
 class _Sink:
@@ -45,7 +45,7 @@ def main() -> None:
                              "ocs.test", request_type=UPDATE, used_seconds=30))
     initial_answer = cca(initial, "ocs", "ocs.test", 2001)
     update_answer = cca(update, "ocs", "ocs.test", 2001)
-    tap = OutOfCreditTap(OutOfCreditClassifier(DetectionConfig()), _Sink(), lambda: 0.0,
+    tap = SideWorkTap(OutOfCreditClassifier(DetectionConfig()), _Sink(), lambda: 0.0,
                          ("32260@3gpp.org", "32275@3gpp.org"))
     peer: object = _Peer()
     needle = tap.answer_filter

@@ -10,8 +10,9 @@ from typing import Any
 
 import click
 
-from interceptor.config.loader import load_config
+from interceptor.config.loader import load_sections
 from interceptor.core.section import ConfigError
+from interceptor.metrics.status import StatusDocument
 
 
 def _url(config_path: str | None, url: str | None) -> str:
@@ -19,7 +20,7 @@ def _url(config_path: str | None, url: str | None) -> str:
         return url.rstrip("/") + ("" if url.rstrip("/").endswith("/status") else "/status")
     if config_path:
         try:
-            metrics = load_config(config_path).metrics
+            metrics = load_sections(config_path, "metrics").metrics
         except ConfigError as error:
             raise click.ClickException(f"invalid configuration: {error}") from None
         if metrics is None:
@@ -34,30 +35,28 @@ def _percent(value: Any) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
 
-def render(status: dict[str, Any]) -> str:
-    lines = [f"uptime {status.get('uptime_s', 0):.0f} s; relayed "
-             f"{status['relay']['requests_relayed']} requests, "
-             f"{status['relay']['answers_relayed']} answers", "", "peers:"]
-    for peer in status.get("peers", []):
-        lines.append(f"  {peer['name']:<32} {peer['role']:<7} {peer['state']:<10} "
-                     f"{'up' if peer['up'] else 'DOWN'}")
-    lines.append("queues: " + ", ".join(f"{k} {v}" for k, v in status.get("queues", {}).items()))
-    side = status.get("side_work", {})
-    lines.append(f"side work: {'up' if side.get('up') else 'DOWN'}, restarts "
-                 f"{side.get('restarts', 0)}, database "
-                 f"{'up' if side.get('database_up') else 'down or unknown'}")
-    breakers = status.get("breakers") or {}
-    lines.append("breakers: " + (", ".join(f"{k} {v}" for k, v in breakers.items())
+def render(status: StatusDocument) -> str:
+    relay = status.relay
+    lines = [f"uptime {status.uptime_s:.0f} s; relayed {relay.requests_relayed} requests, "
+             f"{relay.answers_relayed} answers", "", "peers:"]
+    for peer in status.peers:
+        lines.append(f"  {peer.name:<32} {peer.role:<7} {peer.state:<10} "
+                     f"{'up' if peer.up else 'DOWN'}")
+    lines.append("queues: " + ", ".join(f"{k} {v}" for k, v in status.queues.items()))
+    side = status.side_work
+    lines.append(f"side work: {'up' if side.up else 'DOWN'}, restarts {side.restarts}, "
+                 f"database {'up' if side.database_up else 'down or unknown'}")
+    lines.append("breakers: " + (", ".join(f"{k} {v}" for k, v in status.breakers.items())
                                  or "none configured"))
-    today = status.get("today")
-    if today:
+    today = status.today
+    if today is not None:
         lines.append(
-            f"today (UTC): {today['attempts']} attempts, {today['suppressed']} suppressed, "
-            f"{today['beeped']} beeps ({today['rang']} rang), "
-            f"{sum(today.get('sms_by_status', {}).values())} SMS, {today['callbacks']} "
-            f"callbacks (rate {_percent(today['callback_rate'])}, rang -> callback "
-            f"{_percent(today['rang_callback_rate'])}), {today['topped_up']} topped up, "
-            f"{today['charged_minutes']} charged minutes, revenue {today['revenue']}")
+            f"today (UTC): {today.attempts} attempts, {today.suppressed} suppressed, "
+            f"{today.beeped} beeps ({today.rang} rang), "
+            f"{sum(today.sms_by_status.values())} SMS, {today.callbacks} "
+            f"callbacks (rate {_percent(today.callback_rate)}, rang -> callback "
+            f"{_percent(today.rang_callback_rate)}), {today.topped_up} topped up, "
+            f"{today.charged_minutes} charged minutes, revenue {today.revenue}")
     else:
         lines.append("today: not computed yet")
     return "\n".join(lines) + "\n"
@@ -82,4 +81,4 @@ def status(config_path: str | None, url: str | None, as_json: bool, timeout: flo
     if as_json:
         click.echo(json.dumps(document, indent=2))
     else:
-        click.echo(render(document), nl=False)
+        click.echo(render(StatusDocument.from_json(document)), nl=False)

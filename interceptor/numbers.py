@@ -339,3 +339,12 @@ def _on_net_prefix(raw: str, country_code: str, national_prefix: str) -> str | N
             and len(digits) > len(national_prefix):
         return country_code + digits[len(national_prefix):]
     return None
+
+
+KEY_DIGITS = 9  # a watch key: the last 9 digits of an E.164 number
+
+
+def watch_key(e164: str) -> bytes:
+    """The key under which a subscriber is watched (its last digits: the same for
+    international and national formats of the number)."""
+    return e164[-KEY_DIGITS:].encode("ascii")

@@ -14,10 +14,11 @@ from typing import Any
 from alembic import context
 from sqlalchemy import Connection
 
+from interceptor.config.loader import load_sections
 from interceptor.storage.config import (
     DATABASE_URL_ENV,
     DEFAULT_DATABASE_URL,
-    load_database_config,
+    DatabaseConfig,
     resolve_database_url,
 )
 from interceptor.storage.engine import make_engine
@@ -42,7 +43,8 @@ def database_url() -> str:
     if from_env:
         return from_env
     if arguments.get("config"):
-        return resolve_database_url(load_database_config(arguments["config"]), environ={})
+        database = load_sections(arguments["config"], "database").database or DatabaseConfig()
+        return resolve_database_url(database, environ={})
     return DEFAULT_DATABASE_URL
 
 

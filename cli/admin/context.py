@@ -16,13 +16,9 @@ import click
 from sqlalchemy import Engine
 
 from cli.admin.errors import AdminError
+from interceptor.config.loader import load_sections
 from interceptor.core.section import ConfigError
-from interceptor.storage.config import (
-    DATABASE_URL_ENV,
-    DatabaseConfig,
-    load_database_config,
-    resolve_database_url,
-)
+from interceptor.storage.config import DATABASE_URL_ENV, DatabaseConfig, resolve_database_url
 from interceptor.storage.engine import DatabaseURLError, make_engine, redact_url
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -82,7 +78,8 @@ def database_target() -> DatabaseTarget:
     ctx = click.get_current_context()
     path = config_path()
     try:
-        config = load_database_config(path) if path else DatabaseConfig()
+        config = (load_sections(path, "database").database if path else None) or \
+            DatabaseConfig()
         url = ctx.meta.get(_URL_KEY) or resolve_database_url(config, os.environ)
     except ConfigError as error:
         raise AdminError(f"invalid configuration: {error}") from None

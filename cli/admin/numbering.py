@@ -7,13 +7,11 @@ it has one, else the default plan (Vietnam, +84). E.164 is stored as digits with
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
-
-import yaml
 
 from cli.admin.errors import AdminError
-from interceptor.core.section import ConfigError, Section
-from interceptor.numbers import DEFAULT_NUMBERING, NumberingConfig, normalise, parse_numbering
+from interceptor.config.loader import load_sections
+from interceptor.core.section import ConfigError
+from interceptor.numbers import DEFAULT_NUMBERING, NumberingConfig, normalise
 
 Normaliser = Callable[[str], str]
 
@@ -40,14 +38,6 @@ def numbering_config(config_path: str | None) -> NumberingConfig:
     if config_path is None:
         return DEFAULT_NUMBERING
     try:
-        raw = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
-        root = Section(raw)
-        if not root.has("numbering"):
-            return DEFAULT_NUMBERING
-        return parse_numbering(root.section("numbering"))
-    except OSError as error:
-        raise AdminError(f"cannot read config file {config_path}: {error.strerror}") from None
-    except yaml.YAMLError:
-        raise AdminError(f"{config_path}: not valid YAML") from None
+        return load_sections(config_path, "numbering").numbering or DEFAULT_NUMBERING
     except ConfigError as error:
         raise AdminError(f"invalid configuration: {error}") from None

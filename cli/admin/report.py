@@ -10,7 +10,7 @@ import click
 from cli.admin.context import config_path, database_options, database_target
 from cli.admin.errors import AdminError, database_errors
 from cli.admin.timeparse import parse_instant, parse_since
-from interceptor.config.loader import load_config
+from interceptor.config.loader import load_sections
 from interceptor.core.section import ConfigError
 from interceptor.reports import GROUPINGS, ReportQuery, build_report
 from interceptor.reports.html import html_report
@@ -23,7 +23,8 @@ def _currency() -> str:
     if not path:
         return "VND"
     try:
-        return load_config(path).callbacks.currency
+        callbacks = load_sections(path, "callbacks").callbacks
+        return callbacks.currency if callbacks is not None else "VND"
     except ConfigError as error:
         raise AdminError(f"invalid configuration: {error}") from None
 

@@ -6,20 +6,17 @@ change applies within a few seconds, without a restart.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
-import yaml
 
 from cli.admin.blacklist import default_user
 from cli.admin.context import config_path, database_options, database_target
 from cli.admin.errors import AdminError, database_errors
 from cli.admin.output import echo_json, echo_table
-from interceptor.core.section import ConfigError, Section
+from interceptor.config.loader import load_sections
+from interceptor.core.section import ConfigError
 from interceptor.policy import threshold_store as store
-from interceptor.policy.config import PolicyConfig, parse_policy
+from interceptor.policy.config import PolicyConfig
 from interceptor.policy.thresholds import SPECS, ThresholdError, spec_for
-from interceptor.sip.config import parse_sip
 
 
 def load_policy_config(path: str | None) -> PolicyConfig:
@@ -28,14 +25,7 @@ def load_policy_config(path: str | None) -> PolicyConfig:
     if path is None:
         return PolicyConfig(defaults={key: spec.default for key, spec in SPECS.items()})
     try:
-        root = Section(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
-        sip = parse_sip(root.section("sip")) if root.has("sip") else None
-        return parse_policy(root.section("policy"),
-                            sip_limits=None if sip is None else sip.limits)
-    except OSError as error:
-        raise AdminError(f"cannot read config file {path}: {error.strerror}") from None
-    except yaml.YAMLError:
-        raise AdminError(f"{path}: not valid YAML") from None
+        return load_sections(path, "policy").policy or PolicyConfig()
     except ConfigError as error:
         raise AdminError(f"invalid configuration: {error}") from None
 

@@ -16,7 +16,7 @@ from interceptor.diameter.service import DiameterAgentService
 from interceptor.metrics.collector import InterceptorCollector
 from interceptor.metrics.server import MetricsService
 from interceptor.sidework.service import SideWorkService
-from interceptor.sidework.tap import OutOfCreditTap
+from interceptor.sidework.tap import SideWorkTap
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +30,12 @@ class Interceptor(service.MultiService):
         super().__init__()
         self.config = config
         self.side_work: SideWorkService | None = None
-        self.tap: OutOfCreditTap | None = None
+        self.tap: SideWorkTap | None = None
         if config.recording is not None:
             self.side_work = SideWorkService(config, reactor, log_level)
             self.side_work.setServiceParent(self)
             detection = config.recording.detection
-            self.tap = OutOfCreditTap(OutOfCreditClassifier(detection),
+            self.tap = SideWorkTap(OutOfCreditClassifier(detection),
                                       self.side_work.channel, now=reactor.seconds,
                                       voice_contexts=detection.voice_contexts)
             self.side_work.channel.watch_listeners.append(self.tap.set_watches)

@@ -11,6 +11,7 @@ claimed: the attempts wait (and expire if the pause outlasts their age limit).
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from twisted.internet import defer, task
 
 from interceptor.beeps.store import BeepResult, save_results
 from interceptor.core.batching import BatchSaver, ScanTrigger
+from interceptor.core.histogram import RING_BUCKETS, BucketCounts, Buckets
 from interceptor.core.reactor import Clock
 from interceptor.core.vocabulary import AttemptStatus
 from interceptor.policy.breaker import CircuitBreaker
@@ -50,6 +52,16 @@ class SmsRule(Protocol):
 class BeepCounters:
     claimed: int = 0
     by_outcome: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class BeepFigures:
+    """The counters, the emitter's queues and the ring times (for metrics and status)."""
+
+    counters: BeepCounters = field(default_factory=BeepCounters)
+    queued: int = 0
+    active: int = 0
+    ring_time: BucketCounts = field(default_factory=BucketCounts)
 
 
 def _at(epoch: float | None) -> datetime | None:
@@ -115,6 +127,7 @@ class BeepScheduler(service.Service):
             self.runner, clock, lambda batch: save_results(self.engine, batch),
             "beep outcomes", saved=self._saved, identify=lambda row: row.attempt_id)
         self.counters = BeepCounters()
+        self.ring_times = Buckets(RING_BUCKETS)
         # Called with each batch of outcomes once it is saved (callback watches, metrics).
         self.on_saved: list[Callable[[Sequence[BeepResult]], None]] = []
 
@@ -231,7 +244,17 @@ class BeepScheduler(service.Service):
     def _queue_result(self, row: BeepResult) -> None:
         self.results.add(row)
 
+    def figures(self) -> BeepFigures:
+        emitter = self.emitter
+        return BeepFigures(counters=copy.deepcopy(self.counters),
+                           queued=0 if emitter is None else emitter.queued,
+                           active=0 if emitter is None else emitter.active,
+                           ring_time=self.ring_times.counts_snapshot())
+
     def _saved(self, batch: list[BeepResult]) -> None:
+        for result in batch:
+            if result.ring_time_ms is not None:
+                self.ring_times.observe(result.ring_time_ms / 1000)
         for listener in self.on_saved:
             try:
                 listener(batch)

@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, update
 
-from interceptor.core.vocabulary import AttemptStatus
 from interceptor.storage.models import Attempt
-from interceptor.storage.types import UTCDateTime, utcnow
+from interceptor.storage.types import utcnow
 
 
 @dataclass(frozen=True)
@@ -39,21 +38,12 @@ class BeepResult:
     ring_time_ms: int | None
     sms_status: str | None = None  # "queued": the SMS rule wants one after this outcome
 
-
-def expire_stale(engine: Engine, cutoff: datetime) -> int:
-    """Attempts that waited longer than the age limit are failed as ``expired``; a
-    deferred one's age counts from the end of its deferral (``not_before``)."""
-    with engine.begin() as connection:
-        result = connection.execute(
-            update(Attempt)
-            .where(Attempt.status == AttemptStatus.RECORDED.value,
-                   func.coalesce(Attempt.not_before, Attempt.occurred_at,
-                                 type_=UTCDateTime()) < cutoff,
-                   Attempt.caller_e164.is_not(None),
-                   Attempt.callee_e164.is_not(None))
-            .values(status=AttemptStatus.FAILED.value, beep_outcome="expired",
-                    status_reason="not beeped within the age limit", updated_at=utcnow()))
-        return int(result.rowcount or 0)
+    @property
+    def notified_at(self) -> datetime | None:
+        """When B was notified (it rang, else the INVITE left); None if no INVITE left."""
+        if self.started_at is None or self.status == "recorded":
+            return None
+        return self.rang_at or self.started_at
 
 
 def save_results(engine: Engine, results: Sequence[BeepResult]) -> None:

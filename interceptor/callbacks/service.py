@@ -10,6 +10,7 @@ session's usage never overtakes its link.
 
 from __future__ import annotations
 
+import copy
 import heapq
 import logging
 from collections import Counter
@@ -20,7 +21,6 @@ from typing import Any
 
 from twisted.internet import defer, task
 
-from interceptor.beeps.store import BeepResult
 from interceptor.callbacks.config import CallbacksConfig
 from interceptor.callbacks.store import (
     SESSION,
@@ -42,7 +42,6 @@ from interceptor.detection.answer import OutOfCreditClassifier
 from interceptor.detection.request import CC_INITIAL_REQUEST, CallContextExtractor
 from interceptor.diameter import codec
 from interceptor.numbers import NumberingConfig, normalise
-from interceptor.sidework.frames import OutOfCreditEvent
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +59,16 @@ class CallbackCounters:
     usage_events: int = 0
     charged_seconds: int = 0
     failures: int = 0
+
+
+@dataclass
+class CallbackFigures:
+    """The counters and what is watched right now (for metrics and status)."""
+
+    counters: CallbackCounters = field(default_factory=CallbackCounters)
+    watches: int = 0
+    watched_keys: int = 0
+    watched_sessions: int = 0
 
 
 def _at(epoch: float) -> datetime:
@@ -121,14 +130,6 @@ class CallbackAttribution:
 
     # -- notifications ---------------------------------------------------------------
 
-    def beeps_saved(self, results: Sequence[BeepResult]) -> None:
-        """BeepScheduler hook: every beep that left (an INVITE went to B) is watched."""
-        notices = [Notice(result.attempt_id, result.rang_at or result.started_at)
-                   for result in results
-                   if result.started_at is not None and result.status != "recorded"]
-        if notices:
-            self.notified(notices)
-
     def notified(self, notices: Sequence[Notice]) -> defer.Deferred[Any]:
         """Watch these attempts from the time B was notified. The SMS sender calls this
         once an SMS is submitted (``Notice(attempt_id, submitted_at)``): an attempt
@@ -145,13 +146,14 @@ class CallbackAttribution:
 
     # -- events from the relay -------------------------------------------------------
 
-    def call_started(self, event: OutOfCreditEvent) -> defer.Deferred[Any]:
-        """A watched subscriber's CCR-Initial was answered: is it a callback?"""
+    def call_started(self, request: bytes, answer: bytes,
+                     at: float) -> defer.Deferred[Any]:
+        """A watched subscriber's CCR-Initial was answered at ``at``: is it a callback?"""
         self.counters.starts_seen += 1
-        start = self._call_start(event)
+        start = self._call_start(request, answer, at)
         if start is None:
             self.counters.not_linked += 1
-            self._release(self.extractor_session(event.request))
+            self._release(self.extractor_session(request))
             return defer.succeed(None)
         job = self._serial(link_call, self.engine, start, self.config)
         return job.addCallbacks(self._linked, self._link_failed,
@@ -168,10 +170,9 @@ class CallbackAttribution:
         if session is not None and session not in self._sessions:
             self.publish({"remove_sessions": [session]})
 
-    def call_usage(self, event: OutOfCreditEvent) -> defer.Deferred[Any]:
+    def call_usage(self, request: bytes) -> defer.Deferred[Any]:
         """A linked session's CCR-Update/Terminate: add its used CC-Time."""
         self.counters.usage_events += 1
-        request = event.request
         session = self.extractor_session(request)
         if session is None:
             return defer.succeed(None)
@@ -186,12 +187,11 @@ class CallbackAttribution:
         span = codec.find_avp(request, codec.AVP_SESSION_ID)
         return span.value(request).decode("utf-8", "replace") if span is not None else None
 
-    def _call_start(self, event: OutOfCreditEvent) -> CallStart | None:
-        answer = event.answer
+    def _call_start(self, request: bytes, answer: bytes, at: float) -> CallStart | None:
         if codec.result_code(answer) != SUCCESS or \
                 self.classifier.out_of_credit(answer) is not None:
             return None
-        context = self.extractor.call_context(event.request)
+        context = self.extractor.call_context(request)
         if context is None or context.request_type != CC_INITIAL_REQUEST \
                 or context.session_id is None:
             return None
@@ -199,7 +199,7 @@ class CallbackAttribution:
         called = normalise(context.callee_raw, self.numbering).e164
         if calling is None or called is None:
             return None
-        return CallStart(_at(event.occurred_at), context.session_id, calling, called)
+        return CallStart(_at(at), context.session_id, calling, called)
 
     def _linked(self, link: Link | None, session: str) -> None:
         if link is None:
@@ -286,13 +286,7 @@ class CallbackAttribution:
         self.counters.failures += 1
         logger.warning("callbacks: cannot %s: %s", what, failure.getErrorMessage())
 
-    def snapshot(self) -> dict[str, Any]:
-        counters = self.counters
-        return {"watches": len(self._watches), "watched_keys": len(self._keys),
-                "watched_sessions": len(self._sessions),
-                "watches_created": counters.watches_created,
-                "watches_expired": counters.watches_expired,
-                "starts_seen": counters.starts_seen, "not_linked": counters.not_linked,
-                "linked": dict(counters.linked), "usage_events": counters.usage_events,
-                "charged_seconds": counters.charged_seconds,
-                "failures": counters.failures}
+    def figures(self) -> CallbackFigures:
+        return CallbackFigures(counters=copy.deepcopy(self.counters),
+                               watches=len(self._watches), watched_keys=len(self._keys),
+                               watched_sessions=len(self._sessions))

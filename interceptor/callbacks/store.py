@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, insert, or_, select, update
 
 from interceptor.callbacks.config import CallbacksConfig
-from interceptor.sidework.tap import watch_key
+from interceptor.numbers import watch_key
 from interceptor.storage.models import Attempt, CallbackWatch
 
 CALLEE, CALLER, SESSION = "callee", "caller", "session"

@@ -1,7 +1,14 @@
-"""The whole configuration file: one typed object per section."""
+"""The one configuration assembler: the YAML file's sections, each parsed by the parser
+that lives beside the code it configures, into one typed object.
+
+``load_config`` reads and validates the whole file (the service: ``beepcall run``,
+``check-config``); ``load_sections`` reads only the sections a command needs, so an admin
+command never needs the service's secrets (the SMPP password) or the relay's peers.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +20,7 @@ from interceptor.diameter.config import RelayConfig, parse_relay
 from interceptor.metrics.config import MetricsConfig, parse_metrics
 from interceptor.numbers import NumberingConfig, parse_numbering
 from interceptor.policy.config import PolicyConfig, parse_policy
+from interceptor.sidework.config import SideWorkConfig
 from interceptor.sip.config import SipConfig, parse_sip
 from interceptor.sms.config import SmsConfig, parse_sms
 from interceptor.storage.config import DatabaseConfig, parse_database
@@ -40,6 +48,35 @@ class InterceptorConfig:
     base_dir: Path | None = None
     raw: Any = field(default=None, compare=False, repr=False)  # for the side-work process
 
+    @property
+    def side_work(self) -> SideWorkConfig | None:
+        """What the side-work process runs with (None: detection off, a plain relay)."""
+        if self.recording is None:
+            return None
+        return SideWorkConfig(
+            database=self.database, detection=self.recording.detection,
+            numbering=self.recording.numbering, policy=self.policy,
+            callbacks=self.callbacks, origin_host=self.relay.identity.origin_host,
+            sip=self.sip, sms=self.sms,
+            stats_interval=self.metrics.stats_interval if self.metrics is not None else 2.0)
+
+
+@dataclass(frozen=True)
+class ConfigSections:
+    """Some sections of a configuration file (``load_sections``). A section not asked for
+    is None; one asked for but absent has its defaults, except ``numbering`` and
+    ``metrics``, which have none (None: the caller's default plan, no endpoint)."""
+
+    source: str
+    database: DatabaseConfig | None = None
+    numbering: NumberingConfig | None = None
+    policy: PolicyConfig | None = None
+    callbacks: CallbacksConfig | None = None
+    metrics: MetricsConfig | None = None
+
+
+SECTIONS = frozenset({"database", "numbering", "policy", "callbacks", "metrics"})
+
 
 def parse_config(raw: Any, source: str = "<memory>",
                  base_dir: Path | None = None) -> InterceptorConfig:
@@ -59,8 +96,7 @@ def parse_config(raw: Any, source: str = "<memory>",
     sip = parse_sip(root.section("sip")) if root.has("sip") else None
     if sip is not None and recording is None:
         raise ConfigError("beeps need detection enabled", ("sip",))
-    policy = parse_policy(root.section("policy"),
-                          sip_limits=None if sip is None else sip.limits)
+    policy = _policy(root, sip)
     callbacks = parse_callbacks(root.section("callbacks"))
     metrics = parse_metrics(root.section("metrics")) if root.has("metrics") else None
     sms = None
@@ -81,3 +117,36 @@ def load_config(path: str | Path) -> InterceptorConfig:
     """Read and validate a YAML file; every problem is a ConfigError."""
     path = Path(path)
     return parse_config(read_yaml_file(path), str(path), base_dir=path.parent)
+
+
+def parse_sections(raw: Any, names: Collection[str],
+                   source: str = "<memory>") -> ConfigSections:
+    unknown = set(names) - SECTIONS
+    if unknown:
+        raise ValueError(f"no such section: {sorted(unknown)}")
+    root = Section(raw)
+
+    def wanted(name: str) -> bool:
+        return name in names
+
+    return ConfigSections(
+        source=source,
+        database=parse_database(root.section("database")) if wanted("database") else None,
+        numbering=parse_numbering(root.section("numbering"))
+        if wanted("numbering") and root.has("numbering") else None,
+        # Beeps' global limits in the policy default to the sip section's.
+        policy=_policy(root, parse_sip(root.section("sip")) if root.has("sip") else None)
+        if wanted("policy") else None,
+        callbacks=parse_callbacks(root.section("callbacks")) if wanted("callbacks") else None,
+        metrics=parse_metrics(root.section("metrics"))
+        if wanted("metrics") and root.has("metrics") else None)
+
+
+def load_sections(path: str | Path, *names: str) -> ConfigSections:
+    """Read and validate only the named sections of a YAML file (see ``SECTIONS``)."""
+    return parse_sections(read_yaml_file(path), names, str(path))
+
+
+def _policy(root: Section, sip: SipConfig | None) -> PolicyConfig:
+    return parse_policy(root.section("policy"),
+                        sip_limits=None if sip is None else sip.limits)

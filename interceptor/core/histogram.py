@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass, field
 
 # Relay round trip through the agent (to the OCS and back), seconds.
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -38,16 +38,26 @@ class Buckets:
             out.append(("+Inf" if bound == float("inf") else repr(bound), running))
         return out
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"bounds": list(self.bounds), "counts": list(self.counts), "sum": self.total}
+    def counts_snapshot(self) -> BucketCounts:
+        return BucketCounts(list(self.bounds), list(self.counts), self.total)
 
     @classmethod
-    def from_dict(cls, raw: Any, default_bounds: Sequence[float]) -> Buckets:
-        bounds = raw.get("bounds", default_bounds) if isinstance(raw, dict) else default_bounds
-        buckets = cls(bounds)
-        if isinstance(raw, dict):
-            counts = raw.get("counts")
-            if isinstance(counts, list) and len(counts) == len(buckets.counts):
-                buckets.counts = [int(count) for count in counts]
-            buckets.total = float(raw.get("sum", 0.0))
+    def from_counts(cls, snapshot: BucketCounts | None,
+                    default_bounds: Sequence[float]) -> Buckets:
+        """The buckets a snapshot describes (empty ones on ``default_bounds`` if it does
+        not fit)."""
+        if snapshot is None or len(snapshot.counts) != len(snapshot.bounds) + 1:
+            return cls(default_bounds)
+        buckets = cls(snapshot.bounds)
+        buckets.counts = list(snapshot.counts)
+        buckets.total = snapshot.total
         return buckets
+
+
+@dataclass
+class BucketCounts:
+    """A histogram's raw counts as plain data (what crosses the pipe)."""
+
+    bounds: list[float] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    total: float = 0.0

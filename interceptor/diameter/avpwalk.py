@@ -15,6 +15,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Sequence
 
+from interceptor.diameter import codec
 from interceptor.diameter.codec import AVP_FLAG_VENDOR, AvpLengthError
 from interceptor.diameter.paths import AvpPath, Step
 
@@ -159,3 +160,20 @@ def resolve(data: bytes, collected: Collected, trie: PathTrie, steps: Sequence[S
         if found is not None:
             return found
     return None
+
+
+_IMS_CHARGING_IDENTIFIER_PATH = ((873, 10415), (876, 10415), (841, 10415))
+
+
+def ims_charging_identifier(request: bytes) -> bytes | None:
+    """Service-Information/IMS-Information/IMS-Charging-Identifier, if present."""
+    start, end = codec.HEADER_LENGTH, len(request)
+    try:
+        for code, vendor in _IMS_CHARGING_IDENTIFIER_PATH:
+            span = codec.find_avp(request, code, vendor, start, end)
+            if span is None:
+                return None
+            start, end = span.data_start, span.data_end
+    except codec.AvpLengthError:
+        return None
+    return request[start:end]

@@ -6,7 +6,6 @@ Nothing is updated per message for Prometheus' sake."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -16,10 +15,13 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from interceptor.beeps.scheduler import BeepFigures
+from interceptor.callbacks.service import CallbackFigures
 from interceptor.core.histogram import RING_BUCKETS, Buckets
 from interceptor.diameter.agent import DiameterAgent
 from interceptor.sidework.channel import WorkerChannel
-from interceptor.sidework.tap import OutOfCreditTap
+from interceptor.sidework.stats import SideWorkStats
+from interceptor.sidework.tap import SideWorkTap
 
 COMMANDS = {257: "CER/CEA", 272: "CCR/CCA", 280: "DWR/DWA", 282: "DPR/DPA", 258: "RAR/RAA",
             275: "STR/STA", 274: "ASR/ASA"}
@@ -53,7 +55,7 @@ def _histogram(name: str, doc: str, buckets: Buckets) -> HistogramMetricFamily:
 
 
 class InterceptorCollector(Collector):
-    def __init__(self, agent: DiameterAgent, tap: OutOfCreditTap | None = None,
+    def __init__(self, agent: DiameterAgent, tap: SideWorkTap | None = None,
                  channel: WorkerChannel | None = None) -> None:
         self.agent = agent
         self.tap = tap
@@ -63,8 +65,8 @@ class InterceptorCollector(Collector):
         return []
 
     @property
-    def snapshot(self) -> dict[str, Any]:
-        return self.channel.worker_stats if self.channel is not None else {}
+    def snapshot(self) -> SideWorkStats:
+        return self.channel.worker_stats if self.channel is not None else SideWorkStats()
 
     def collect(self) -> Iterator[Metric]:
         yield from self._relay()
@@ -107,33 +109,33 @@ class InterceptorCollector(Collector):
             events.add_metric(["callback_usage"], counters.callback_usage)
         yield events
 
-    def _side_work(self, snapshot: dict[str, Any]) -> Iterator[Metric]:
-        worker = snapshot.get("worker", {})
+    def _side_work(self, stats: SideWorkStats) -> Iterator[Metric]:
+        by_reason = stats.suppressed_by_reason
         attempts = CounterMetricFamily("beepcall_attempts", "Out-of-credit voice attempts "
                                        "recorded by the side work, by status",
                                        labels=["status"])
-        attempts.add_metric(["recorded"], worker.get("recorded", 0))
-        attempts.add_metric(["suppressed"], worker.get("suppressed", 0))
+        attempts.add_metric(["recorded"], stats.detection.recorded)
+        attempts.add_metric(["suppressed"], sum(by_reason.values()))
         yield attempts
         suppressions = CounterMetricFamily("beepcall_suppressions", "Suppressed attempts "
                                            "by reason", labels=["reason"])
-        for reason, count in sorted(worker.get("suppressed_by_reason", {}).items()):
+        for reason, count in sorted(by_reason.items()):
             suppressions.add_metric([reason], count)
         yield suppressions
-        beeps_raw = snapshot.get("beeps", {})
+        beeps_figures = stats.beeps or BeepFigures()
         beeps = CounterMetricFamily("beepcall_beeps", "Beeps by outcome", labels=["outcome"])
-        for outcome, count in sorted(beeps_raw.get("by_outcome", {}).items()):
+        for outcome, count in sorted(beeps_figures.counters.by_outcome.items()):
             beeps.add_metric([outcome], count)
         yield beeps
         yield _histogram("beepcall_ring_time_seconds", "Beep ring time (first 180/183 to "
-                         "CANCEL)", Buckets.from_dict(snapshot.get("ring_time"), RING_BUCKETS))
-        sms_raw = snapshot.get("sms", {}).get("by_status", {})
+                         "CANCEL)", Buckets.from_counts(beeps_figures.ring_time, RING_BUCKETS))
+        sms_by_status = stats.sms.by_status if stats.sms is not None else {}
         sms = CounterMetricFamily("beepcall_sms", "SMS by status", labels=["status"])
-        for status in sorted({*SMS_STATUSES, *sms_raw}):
-            sms.add_metric([status], sms_raw.get(status, 0))
+        for status in sorted({*SMS_STATUSES, *sms_by_status}):
+            sms.add_metric([status], sms_by_status.get(status, 0))
         yield sms
-        callbacks_raw = snapshot.get("callbacks", {})
-        linked = callbacks_raw.get("linked", {})
+        callback_figures = stats.callbacks or CallbackFigures()
+        linked = callback_figures.counters.linked
         callbacks = CounterMetricFamily("beepcall_callbacks", "Calls linked to a notified "
                                         "attempt, by kind", labels=["kind"])
         for kind in sorted({*CALLBACK_KINDS, *linked}):
@@ -141,21 +143,21 @@ class InterceptorCollector(Collector):
         yield callbacks
         yield CounterMetricFamily("beepcall_callback_charged_seconds",
                                   "CC-Time used by linked calls",
-                                  value=callbacks_raw.get("charged_seconds", 0))
+                                  value=callback_figures.counters.charged_seconds)
         yield GaugeMetricFamily("beepcall_callback_watches", "Attempts and sessions "
-                                "watched for callbacks", value=callbacks_raw.get("watches", 0))
+                                "watched for callbacks", value=callback_figures.watches)
         queues = GaugeMetricFamily("beepcall_queue_depth", "Items waiting, by queue",
                                    labels=["queue"])
         queues.add_metric(["sidework_unacknowledged"],
                           self.channel.backlog if self.channel is not None else 0)
-        recorder = snapshot.get("recorder", {})
-        queues.add_metric(["recorder"], recorder.get("queued", 0) + recorder.get("in_flight", 0))
-        queues.add_metric(["beeps"], beeps_raw.get("queued", 0))
-        queues.add_metric(["sms"], snapshot.get("sms", {}).get("queued", 0))
+        recorder = stats.recorder
+        queues.add_metric(["recorder"], recorder.queued + recorder.in_flight)
+        queues.add_metric(["beeps"], beeps_figures.queued)
+        queues.add_metric(["sms"], stats.sms.queue_depth if stats.sms is not None else 0)
         yield queues
         breakers = GaugeMetricFamily("beepcall_circuit_breaker_state", "1 for the breaker's "
                                      "current state", labels=["breaker", "state"])
-        for name, current in sorted(snapshot.get("breakers", {}).items()):
+        for name, current in sorted(stats.breakers.items()):
             for state in BREAKER_STATES:
                 breakers.add_metric([name, state], 1.0 if current == state else 0.0)
         yield breakers

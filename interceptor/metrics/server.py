@@ -61,7 +61,8 @@ class MetricsService(service.Service):
         self.port: Any = None
 
     def status(self) -> dict[str, Any]:
-        return status_document(self.collector, self.started_at, self.reactor.seconds())
+        return status_document(self.collector, self.started_at,
+                               self.reactor.seconds()).to_json()
 
     def startService(self) -> None:
         super().startService()

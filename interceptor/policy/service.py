@@ -19,7 +19,6 @@ from sqlalchemy import Engine
 from twisted.application import service
 from twisted.internet import defer, task
 
-from interceptor.beeps.store import expire_stale
 from interceptor.core.reactor import Clock
 from interceptor.core.runner import Runner
 from interceptor.policy import store as policy_sql
@@ -191,7 +190,7 @@ class PolicyService(service.Service):
 
 def decide_due(engine: Engine, planner: Callable[[policy_sql.Candidate, datetime], Plan],
                cutoff: datetime, now: datetime, limit: int) -> policy_sql.DecisionBatch:
-    expired = expire_stale(engine, cutoff)
+    expired = policy_sql.expire_stale(engine, cutoff)
     if expired:
         logger.warning("%d attempts expired before they could be beeped", expired)
     return policy_sql.decide_batch(engine, planner, cutoff, now, limit)

@@ -29,7 +29,7 @@ from interceptor.core.vocabulary import AttemptStatus
 from interceptor.policy.rules import CounterCheck, PairCheck, Plan
 from interceptor.storage.dialect import table_of, upsert_insert_for
 from interceptor.storage.models import Attempt, PairLastBeep, PolicyCounter
-from interceptor.storage.types import UTCDateTime
+from interceptor.storage.types import UTCDateTime, utcnow
 
 
 @dataclass(frozen=True)
@@ -270,3 +270,19 @@ def purge(engine: Engine, now: datetime, pair_horizon: datetime) -> int:
         removed += connection.execute(
             delete(PairLastBeep).where(PairLastBeep.last_at < pair_horizon)).rowcount
     return int(removed or 0)
+
+
+def expire_stale(engine: Engine, cutoff: datetime) -> int:
+    """Attempts that waited longer than the age limit are failed as ``expired``; a
+    deferred one's age counts from the end of its deferral (``not_before``)."""
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(Attempt)
+            .where(Attempt.status == AttemptStatus.RECORDED.value,
+                   func.coalesce(Attempt.not_before, Attempt.occurred_at,
+                                 type_=UTCDateTime()) < cutoff,
+                   Attempt.caller_e164.is_not(None),
+                   Attempt.callee_e164.is_not(None))
+            .values(status=AttemptStatus.FAILED.value, beep_outcome="expired",
+                    status_reason="not beeped within the age limit", updated_at=utcnow()))
+        return int(result.rowcount or 0)

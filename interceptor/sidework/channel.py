@@ -35,6 +35,7 @@ from interceptor.sidework.frames import (
     frame_sequence,
     with_sequence,
 )
+from interceptor.sidework.stats import SideWorkStats
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ class WorkerChannel:
         # What the worker tells us besides acks: callback watches (the tap listens) and
         # its figures (the metrics endpoint reads the latest snapshot).
         self.watch_listeners: list[ReplyListener] = []
-        self.worker_stats: dict[str, Any] = {}
+        self.worker_stats = SideWorkStats()
 
     def reply(self, kind: int, payload: bytes) -> None:
         try:
@@ -160,8 +161,8 @@ class WorkerChannel:
                     listener(value)
                 except Exception:
                     logger.exception("callback watch update failed")
-        elif kind == REPLY_STATS and isinstance(value, dict):
-            self.worker_stats = value
+        elif kind == REPLY_STATS:
+            self.worker_stats = SideWorkStats.from_json(value)
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -184,7 +185,7 @@ class WorkerChannel:
 
     def _spawn(self) -> None:
         self._restart_call = None
-        argv = [sys.executable, "-m", "interceptor.sidework.worker",
+        argv = [sys.executable, "-m", "interceptor.app.worker",
                 "--config-json", str(self.config_path), "--log-level", self._log_level]
         if self._base_dir is not None:
             argv += ["--base-dir", str(self._base_dir)]

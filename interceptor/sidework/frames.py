@@ -44,7 +44,7 @@ class FrameError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class OutOfCreditEvent:
+class Exchange:
     sequence: int
     occurred_at: float
     attempt_id: str
@@ -59,7 +59,7 @@ _PACK_HEAD = _HEAD.pack
 _FIXED = _HEAD.size - 4
 
 
-def encode_out_of_credit(sequence: int, occurred_at: float, attempt_id: bytes,
+def encode_exchange(sequence: int, occurred_at: float, attempt_id: bytes,
                          origin: bytes, target: bytes, answer: bytes,
                          request: bytes, kind: int = KIND_OUT_OF_CREDIT) -> bytes:
     return b"".join((
@@ -81,7 +81,7 @@ class FrameReader:
         self._buffered = 0
         self._needed = 4
 
-    def feed(self, data: bytes) -> list[OutOfCreditEvent]:
+    def feed(self, data: bytes) -> list[Exchange]:
         self._chunks.append(data)
         self._buffered += len(data)
         if self._buffered < self._needed:
@@ -105,7 +105,7 @@ class FrameReader:
         return events
 
 
-def decode(frame: bytes) -> OutOfCreditEvent:
+def decode(frame: bytes) -> Exchange:
     (_, version, kind, sequence, occurred_at, attempt_id, answer_length, origin_length,
      target_length) = _HEAD.unpack_from(frame)
     if version != FORMAT or kind not in _KINDS:
@@ -119,7 +119,7 @@ def decode(frame: bytes) -> OutOfCreditEvent:
     request = frame[offset + answer_length:]
     if len(answer) != answer_length:
         raise FrameError("frame shorter than its answer")
-    return OutOfCreditEvent(sequence, occurred_at, attempt_id.hex(),
+    return Exchange(sequence, occurred_at, attempt_id.hex(),
                             origin.decode("utf-8", "replace"),
                             target.decode("utf-8", "replace"), answer, request, kind)
 

@@ -18,10 +18,11 @@ from typing import Any, Protocol
 
 from interceptor.detection.answer import OutOfCreditClassifier
 from interceptor.diameter.agent import Peer
+from interceptor.numbers import KEY_DIGITS
 from interceptor.sidework.frames import (
     KIND_CALLBACK_START,
     KIND_CALLBACK_USAGE,
-    encode_out_of_credit,
+    encode_exchange,
 )
 
 
@@ -38,8 +39,6 @@ class TapCounters:
     callback_usage: int = 0  # CCR-Update/Terminate of linked sessions
 
 
-KEY_DIGITS = 9  # a watch key: the last 9 digits of an E.164 number
-
 _U32 = struct.Struct("!I").unpack_from
 # AVP headers as a CTF writes them (M bit set, RFC 8506 §8): code, flags, length, value.
 _CC_REQUEST_TYPE_INITIAL = bytes.fromhex("000001a0" "4000000c" "00000001")
@@ -50,12 +49,6 @@ _SUBSCRIPTION_ID_DATA = 444
 _END_USER_E164 = 0
 _SESSION_ID = bytes.fromhex("00000107")
 _SUBSCRIPTION_ID_DATA_HEADER = bytes.fromhex("000001bc")
-
-
-def watch_key(e164: str) -> bytes:
-    """The key under which a subscriber is watched (its last digits: the same for
-    international and national formats of the number)."""
-    return e164[-KEY_DIGITS:].encode("ascii")
 
 
 def subscriber_key(message: bytes) -> bytes | None:
@@ -112,7 +105,7 @@ def session_id(message: bytes) -> bytes | None:
     return message[28:20 + length] if length > 8 else None
 
 
-class OutOfCreditTap:
+class SideWorkTap:
     """A RelayObserver. Everything beyond "is this answer out of credit?" (and "is this a
     watched callback?") happens in the side-work process: parsing the request, numbers,
     SQL, beeps."""
@@ -176,7 +169,7 @@ class OutOfCreditTap:
                 self.counters.callback_usage += 1
                 kind = KIND_CALLBACK_USAGE
             if kind:
-                self._sink.send(encode_out_of_credit(
+                self._sink.send(encode_exchange(
                     self._sink.next_sequence(), self._now(), bytes(16),
                     self._name(origin.name), self._name(target.name), answer, request,
                     kind))
@@ -187,7 +180,7 @@ class OutOfCreditTap:
         self.counters.candidates += 1
         count = self.counters.candidates
         sink = self._sink
-        sink.send(encode_out_of_credit(
+        sink.send(encode_exchange(
             sink.next_sequence(), self._now(), self._run + count.to_bytes(8, "big"),
             self._name(origin.name), self._name(target.name), answer, request))
 

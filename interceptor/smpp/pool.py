@@ -20,8 +20,8 @@ from twisted.application import service
 from twisted.internet import defer
 from twisted.python.failure import Failure
 
+from interceptor.core.ratelimit import TokenBucket
 from interceptor.core.reactor import DelayedCall, Reactor
-from interceptor.sip.limits import TokenBucket
 from interceptor.smpp.bind import EndpointFactory, SmppBind
 from interceptor.smpp.config import PoolConfig
 from interceptor.smpp.messages import DeliveryReceipt, ShortMessage

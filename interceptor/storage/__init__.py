@@ -17,7 +17,6 @@ from interceptor.storage.config import (
     DATABASE_URL_ENV,
     DEFAULT_DATABASE_URL,
     DatabaseConfig,
-    load_database_config,
     parse_database,
     resolve_database_url,
 )
@@ -41,7 +40,6 @@ __all__ = [
     "Spool",
     "SpoolLockedError",
     "StorageService",
-    "load_database_config",
     "make_engine",
     "new_attempt_id",
     "parse_database",

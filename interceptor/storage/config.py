@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from interceptor.core.section import ConfigError, Section, read_yaml_file
+from interceptor.core.section import ConfigError, Section
 
 DATABASE_URL_ENV = "BEEPCALL_DATABASE_URL"
 DEFAULT_DATABASE_URL = "sqlite:///beepcall.db"
@@ -123,12 +123,3 @@ def read_url_file(path: str) -> str:
         if line and not line.startswith("#"):
             return line
     raise ConfigError(f"database URL file {path} is empty", ("database", "url_file"))
-
-
-def load_database_config(path: str | Path) -> DatabaseConfig:
-    """Read only the ``database`` section of a YAML configuration file.
-
-    Used by the admin CLI and the alembic environment, which need nothing else.
-    """
-    raw = read_yaml_file(path)
-    return parse_database(Section(raw).section("database"))

@@ -46,17 +46,17 @@ logger = logging.getLogger(__name__)
 class RecorderStats:
     """Counters for logs and metrics (totals since construction, except the gauges)."""
 
-    queued: int  # gauge: attempts waiting in memory
-    in_flight: int  # gauge: attempts in the batch being written
-    spool_backlog_bytes: int  # gauge: spooled data not yet replayed
-    spooled: int  # attempts written to the spool
-    written: int  # rows inserted (fresh batches and replays)
-    replayed: int  # of which came back from the spool
-    duplicates: int  # inserts ignored because the attempt_id existed (replays)
-    failures: int  # database jobs that failed (outage, timeout...)
-    rejected: int  # records the database refused or spool lines unreadable (kept aside)
-    dropped: int  # attempts lost: queue over its hard limit and the spool unusable
-    database_up: bool
+    queued: int = 0  # gauge: attempts waiting in memory
+    in_flight: int = 0  # gauge: attempts in the batch being written
+    spool_backlog_bytes: int = 0  # gauge: spooled data not yet replayed
+    spooled: int = 0  # attempts written to the spool
+    written: int = 0  # rows inserted (fresh batches and replays)
+    replayed: int = 0  # of which came back from the spool
+    duplicates: int = 0  # inserts ignored because the attempt_id existed (replays)
+    failures: int = 0  # database jobs that failed (outage, timeout...)
+    rejected: int = 0  # records the database refused or spool lines unreadable (kept aside)
+    dropped: int = 0  # attempts lost: queue over its hard limit and the spool unusable
+    database_up: bool = False
 
 
 class AttemptRecorder(service.Service):

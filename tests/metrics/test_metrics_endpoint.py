@@ -69,10 +69,11 @@ def test_every_metric_is_scraped_over_http(sqlite_url: str, tmp_path: Path) -> A
         yield wait_until(lambda: b"cb;1" in tap.sessions, timeout=10)
         yield client.request(b_calls_a("cb;1", TERMINATE, 1, used=70, hop=11))
         channel = interceptor.side_work.channel
-        yield wait_until(lambda: channel.worker_stats.get("callbacks", {})
-                         .get("charged_seconds") == 70, timeout=10)
-        yield wait_until(lambda: (channel.worker_stats.get("today") or {})
-                         .get("callbacks") == 1, timeout=10)
+        yield wait_until(lambda: channel.worker_stats.callbacks is not None and
+                         channel.worker_stats.callbacks.counters.charged_seconds == 70,
+                         timeout=10)
+        yield wait_until(lambda: channel.worker_stats.today is not None and
+                         channel.worker_stats.today.callbacks == 1, timeout=10)
         code, text = yield _get(f"{base}/metrics")
         status_code, status_text = yield _get(f"{base}/status")
         cli = yield threads.deferToThread(CliRunner().invoke, main, ["status", "--url", base])

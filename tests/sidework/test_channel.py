@@ -11,7 +11,7 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
 from interceptor.sidework.channel import ChannelSettings, WorkerChannel
-from interceptor.sidework.frames import FrameReader, encode_ack, encode_out_of_credit
+from interceptor.sidework.frames import FrameReader, encode_ack, encode_exchange
 
 
 class FakeProcess:
@@ -53,7 +53,7 @@ def _channel(tmp_path: Path, window: int = 1 << 20) -> tuple[WorkerChannel, Fake
 def _send(channel: WorkerChannel, count: int) -> None:
     for _ in range(count):
         sequence = channel.next_sequence()
-        channel.send(encode_out_of_credit(sequence, 1.0, sequence.to_bytes(16, "big"),
+        channel.send(encode_exchange(sequence, 1.0, sequence.to_bytes(16, "big"),
                                           b"cscf", b"ocs", b"answer", b"r" * 200))
 
 

@@ -14,15 +14,15 @@ from interceptor.sidework.frames import (
     ReplyReader,
     ack_sequence,
     encode_ack,
+    encode_exchange,
     encode_json_reply,
-    encode_out_of_credit,
     frame_sequence,
     with_sequence,
 )
 
 
 def _frame(sequence: int, request: bytes = b"\x01" * 300) -> bytes:
-    return encode_out_of_credit(sequence, 1234.5, bytes(range(16)), b"cscf.test",
+    return encode_exchange(sequence, 1234.5, bytes(range(16)), b"cscf.test",
                                 b"ocs1.test", b"answer" * sequence, request)
 
 
@@ -70,10 +70,10 @@ def test_replies_survive_any_chunking() -> None:
 
 
 def test_callback_kinds_decode_with_their_kind() -> None:
-    frame = encode_out_of_credit(3, 1.5, bytes(16), b"c", b"o", b"", b"ccr-t",
+    frame = encode_exchange(3, 1.5, bytes(16), b"c", b"o", b"", b"ccr-t",
                                  kind=KIND_CALLBACK_USAGE)
     (event,) = FrameReader().feed(frame)
     assert (event.kind, event.request, event.sequence) == (KIND_CALLBACK_USAGE, b"ccr-t", 3)
     with pytest.raises(FrameError):
-        FrameReader().feed(encode_out_of_credit(3, 1.5, bytes(16), b"c", b"o", b"", b"x",
+        FrameReader().feed(encode_exchange(3, 1.5, bytes(16), b"c", b"o", b"", b"x",
                                                 kind=9))

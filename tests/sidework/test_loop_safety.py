@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from interceptor.demo.traffic import VENDOR_3GPP, CallAttempt, ccr
 from interceptor.diameter import codec
-from interceptor.sidework.worker import ims_charging_identifier
+from interceptor.diameter.avpwalk import ims_charging_identifier
 from interceptor.sip import is_beep_charging_id
 
 

@@ -21,7 +21,7 @@ from interceptor.sidework.frames import (
     KIND_OUT_OF_CREDIT,
     FrameReader,
 )
-from interceptor.sidework.tap import OutOfCreditTap, subscriber_key, watched_subscriber
+from interceptor.sidework.tap import SideWorkTap, subscriber_key, watched_subscriber
 
 
 class Sink:
@@ -52,14 +52,14 @@ def _call(caller: str, called: str, **kwargs: object) -> bytes:
                            called_party_address=f"tel:+{called}", **kwargs))  # type: ignore[arg-type]
 
 
-def _tap() -> tuple[OutOfCreditTap, Sink]:
+def _tap() -> tuple[SideWorkTap, Sink]:
     sink = Sink()
-    tap = OutOfCreditTap(OutOfCreditClassifier(DetectionConfig()), sink, lambda: 5.0,
+    tap = SideWorkTap(OutOfCreditClassifier(DetectionConfig()), sink, lambda: 5.0,
                          voice_contexts=("32260@3gpp.org",))
     return tap, sink
 
 
-def _relay(tap: OutOfCreditTap, request: bytes, result: int = SUCCESS) -> None:
+def _relay(tap: SideWorkTap, request: bytes, result: int = SUCCESS) -> None:
     answer = cca(request, "ocs1.test", "ocs.test", result)
     # What the agent does: its own substring test first, when the tap sets one.
     if tap.answer_filter is None or tap.answer_filter in answer:

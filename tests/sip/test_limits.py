@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from twisted.internet import task
 
+from interceptor.core.ratelimit import TokenBucket
 from interceptor.sip.config import BeepLimits
-from interceptor.sip.limits import Admission, TokenBucket
+from interceptor.sip.limits import Admission
 from interceptor.sip.outcome import OutcomeKind
 from tests.sip.fakes import Harness, config, outcome_of
 

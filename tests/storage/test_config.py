@@ -10,7 +10,6 @@ from interceptor.core.section import ConfigError, Section
 from interceptor.storage.config import (
     DEFAULT_DATABASE_URL,
     DatabaseConfig,
-    load_database_config,
     parse_database,
     resolve_database_url,
 )
@@ -79,11 +78,3 @@ def test_unusable_url_file_is_a_config_error(tmp_path: Path, content: str | None
     with pytest.raises(ConfigError) as error:
         resolve_database_url(DatabaseConfig(url_file=str(secret)), {})
     assert str(error.value).startswith("database.url_file: ")
-
-
-def test_load_database_config_reads_only_its_section(tmp_path: Path) -> None:
-    path = tmp_path / "interceptor.yaml"
-    path.write_text("agent: {whatever: 1}\ndatabase:\n  url: sqlite:///x.db\n"
-                    "  batch_size: 7\n")
-    config = load_database_config(path)
-    assert (config.url, config.batch_size) == ("sqlite:///x.db", 7)
