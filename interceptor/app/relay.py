@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from twisted.application import service
@@ -32,7 +33,9 @@ class Interceptor(service.MultiService):
         self.side_work: SideWorkService | None = None
         self.tap: SideWorkTap | None = None
         if config.recording is not None:
-            self.side_work = SideWorkService(config, reactor, log_level)
+            self.side_work = SideWorkService(reactor, config.raw,
+                                             Path(config.database.spool_dir),
+                                             base_dir=config.base_dir, log_level=log_level)
             self.side_work.setServiceParent(self)
             detection = config.recording.detection
             self.tap = SideWorkTap(OutOfCreditClassifier(detection),

@@ -49,6 +49,9 @@ class RelayObserver(Protocol):
                        target: Peer) -> None: ...
 
 
+Link = PeerConnection["Peer"]  # a connection of this agent's
+
+
 class Peer:
     """A configured peer and its current open connection, if any."""
 
@@ -56,8 +59,8 @@ class Peer:
         self.config = config
         self.name = config.origin_host
         self.key = config.origin_host.lower()
-        self.connection: PeerConnection | None = None
-        self.dialling: PeerConnection | None = None  # our connection awaiting CEA
+        self.connection: Link | None = None
+        self.dialling: Link | None = None  # our connection awaiting CEA
         self.connector: OutboundConnectorLike | None = None
         # Relayed messages received on this peer's closed connections:
         # (command code << 1 | request bit) -> count.
@@ -100,8 +103,8 @@ class Pending:
     __slots__ = ("deadline", "destination_host", "destination_realm",
                  "hop_by_hop", "message", "origin", "original_hop_by_hop", "target")
 
-    def __init__(self, hop_by_hop: int, origin: PeerConnection, original_hop_by_hop: int,
-                 target: PeerConnection, message: bytes, deadline: float,
+    def __init__(self, hop_by_hop: int, origin: Link, original_hop_by_hop: int,
+                 target: Link, message: bytes, deadline: float,
                  destination_host: str | None, destination_realm: str | None) -> None:
         self.hop_by_hop = hop_by_hop
         self.origin = origin
@@ -135,7 +138,7 @@ class DiameterAgent:
         self.rng = random.Random(seed)
         self.peers = {peer.origin_host.lower(): Peer(peer) for peer in config.peers}
         self.routing = RoutingTable(config.routing)
-        self.connections: set[PeerConnection] = set()
+        self.connections: set[Link] = set()
         self.pending: dict[int, Pending] = {}
         self._deadlines: collections.deque[Pending] = collections.deque()
         self._next_hop_by_hop = self.rng.getrandbits(32)
@@ -222,7 +225,7 @@ class DiameterAgent:
             logger.info("all peer connections closed")
             self._stopped.callback(None)
 
-    def disconnect_answered(self, connection: PeerConnection) -> None:
+    def disconnect_answered(self, connection: Link) -> None:
         connection.dpa_received = True
         if self._stop_phase == 2:
             connection.close()
@@ -230,9 +233,8 @@ class DiameterAgent:
     # -- connections -----------------------------------------------------------------
 
     def new_connection(self, remote_ip: str, initiator: bool,
-                       expected_peer: Peer | None = None) -> PeerConnection:
-        connection = PeerConnection(self, self.clock, remote_ip, initiator, expected_peer,
-                                    self.rng)
+                       expected_peer: Peer | None = None) -> Link:
+        connection = Link(self, self.clock, remote_ip, initiator, expected_peer, self.rng)
         self.connections.add(connection)
         if initiator and expected_peer is not None:
             expected_peer.dialling = connection
@@ -241,7 +243,7 @@ class DiameterAgent:
     def peer_for(self, origin_host: str) -> Peer | None:
         return self.peers.get(origin_host.lower())
 
-    def responder_ready(self, connection: PeerConnection,
+    def responder_ready(self, connection: Link,
                         capabilities: messages.PeerCapabilities) -> tuple[int, str] | None:
         """A known peer sent a valid CER. None to accept, else (result, reason)."""
         peer = connection.peer
@@ -272,7 +274,7 @@ class DiameterAgent:
             return messages.ELECTION_LOST, "election lost"
         return None
 
-    def initiator_ready(self, connection: PeerConnection) -> bool:
+    def initiator_ready(self, connection: Link) -> bool:
         peer = connection.peer
         assert peer is not None
         if peer.dialling is connection:
@@ -281,7 +283,7 @@ class DiameterAgent:
             return False
         return peer.connection is None or peer.connection is connection
 
-    def connection_open(self, connection: PeerConnection) -> None:
+    def connection_open(self, connection: Link) -> None:
         peer = connection.peer
         if peer is None or connection.state is not State.OPEN:
             return
@@ -290,16 +292,16 @@ class DiameterAgent:
         if connector is not None and hasattr(connector, "opened"):
             connector.opened()
 
-    def connection_suspect(self, connection: PeerConnection) -> None:
+    def connection_suspect(self, connection: Link) -> None:
         self._fail_over(connection)
 
-    def connection_closing(self, connection: PeerConnection) -> None:
+    def connection_closing(self, connection: Link) -> None:
         """The peer sent DPR: route nothing new to it; in-flight answers may still come."""
         peer = connection.peer
         if peer is not None and peer.connection is connection:
             peer.connection = None
 
-    def connection_lost(self, connection: PeerConnection) -> None:
+    def connection_lost(self, connection: Link) -> None:
         self.connections.discard(connection)
         peer = connection.peer or connection.expected_peer
         was_open = False
@@ -337,7 +339,7 @@ class DiameterAgent:
         peer = self.peers.get(name)
         return peer is not None and peer.usable
 
-    def relay_request(self, origin: PeerConnection, message: bytes) -> None:
+    def relay_request(self, origin: Link, message: bytes) -> None:
         flags = message[4]
         if flags & codec.FLAG_ERROR:
             self._refuse(origin, message, messages.INVALID_HDR_BITS,
@@ -392,7 +394,7 @@ class DiameterAgent:
         self.counters.requests_relayed += 1
         target.send(relayed)
 
-    def relay_answer(self, target: PeerConnection, message: bytes) -> None:
+    def relay_answer(self, target: Link, message: bytes) -> None:
         hop_by_hop = _U32.unpack_from(message, 12)[0]
         entry = self.pending.get(hop_by_hop)
         if entry is None or entry.target is not target:
@@ -427,7 +429,7 @@ class DiameterAgent:
                 self._next_hop_by_hop = hop_by_hop
                 return hop_by_hop
 
-    def _refuse(self, origin: PeerConnection, request: bytes, result: int, reason: str,
+    def _refuse(self, origin: Link, request: bytes, result: int, reason: str,
                 failed_avp: bytes | None = None) -> None:
         logger.info("answering %s from %s with %d: %s", _describe(request),
                     origin.peer_name, result, reason)
@@ -442,7 +444,7 @@ class DiameterAgent:
         if not entry.origin.lost:
             self._refuse(entry.origin, original, result, reason)
 
-    def _fail_over(self, lost: PeerConnection) -> None:
+    def _fail_over(self, lost: Link) -> None:
         """Re-send what ``lost`` owed us to an alternate peer, with the T flag."""
         stranded = [entry for entry in self.pending.values() if entry.target is lost]
         if not stranded:

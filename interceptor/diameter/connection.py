@@ -7,16 +7,14 @@ from __future__ import annotations
 import enum
 import logging
 import random
-from typing import TYPE_CHECKING
+from typing import Generic, Protocol, TypeVar
 
 from twisted.python.failure import Failure
 
 from interceptor.core.reactor import Clock, DelayedCall
 from interceptor.diameter import codec, messages
+from interceptor.diameter.config import PeerConfig, RelayConfig
 from interceptor.diameter.framing import DiameterProtocol
-
-if TYPE_CHECKING:
-    from interceptor.diameter.agent import DiameterAgent, Peer
 
 logger = logging.getLogger(__name__)
 
@@ -34,18 +32,68 @@ class Watchdog(enum.Enum):
     SUSPECT = "suspect"
 
 
-class PeerConnection:
+class KnownPeer(Protocol):
+    """What a connection needs of the configured peer it belongs to."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def key(self) -> str: ...  # the Origin-Host in lower case
+
+    @property
+    def config(self) -> PeerConfig: ...
+
+    def add_received(self, counts: dict[int, int]) -> None: ...
+
+
+PeerT = TypeVar("PeerT", bound=KnownPeer)
+
+
+class ConnectionOwner(Protocol[PeerT]):
+    """What a connection hands over to, and asks of, the agent that owns it."""
+
+    @property
+    def config(self) -> RelayConfig: ...
+
+    @property
+    def factory(self) -> messages.MessageFactory: ...
+
+    def peer_for(self, origin_host: str) -> PeerT | None: ...
+
+    def responder_ready(self, connection: PeerConnection[PeerT],
+                        capabilities: messages.PeerCapabilities) -> tuple[int, str] | None:
+        ...
+
+    def initiator_ready(self, connection: PeerConnection[PeerT]) -> bool: ...
+
+    def connection_open(self, connection: PeerConnection[PeerT]) -> None: ...
+
+    def connection_suspect(self, connection: PeerConnection[PeerT]) -> None: ...
+
+    def connection_closing(self, connection: PeerConnection[PeerT]) -> None: ...
+
+    def connection_lost(self, connection: PeerConnection[PeerT]) -> None: ...
+
+    def disconnect_answered(self, connection: PeerConnection[PeerT]) -> None: ...
+
+    def relay_request(self, origin: PeerConnection[PeerT], message: bytes) -> None: ...
+
+    def relay_answer(self, target: PeerConnection[PeerT], message: bytes) -> None: ...
+
+
+class PeerConnection(Generic[PeerT]):
     """Controller of one DiameterProtocol. ``initiator`` is True when we dialled."""
 
-    def __init__(self, agent: DiameterAgent, clock: Clock, remote_ip: str,
-                 initiator: bool, expected_peer: Peer | None = None,
+    def __init__(self, agent: ConnectionOwner[PeerT], clock: Clock, remote_ip: str,
+                 initiator: bool, expected_peer: PeerT | None = None,
                  rng: random.Random | None = None) -> None:
         self.agent = agent
         self.clock = clock
         self.remote_ip = remote_ip
         self.initiator = initiator
         self.expected_peer = expected_peer
-        self.peer: Peer | None = None
+        self.peer: PeerT | None = None
         self.protocol: DiameterProtocol | None = None
         self.state = State.WAIT_CEA if initiator else State.WAIT_CER
         self.watchdog = Watchdog.OKAY

@@ -8,7 +8,6 @@ from typing import Any
 
 from twisted.application import service
 
-from interceptor.config.loader import InterceptorConfig
 from interceptor.core.reactor import Reactor
 from interceptor.sidework.channel import WorkerChannel
 
@@ -18,10 +17,12 @@ logger = logging.getLogger(__name__)
 class SideWorkService(service.Service):
     name = "side-work"
 
-    def __init__(self, config: InterceptorConfig, reactor: Reactor,
-                 log_level: str = "info") -> None:
-        self.channel = WorkerChannel(reactor, config.raw, Path(config.database.spool_dir),
-                                     base_dir=config.base_dir, log_level=log_level)
+    def __init__(self, reactor: Reactor, config_raw: Any, state_dir: Path,
+                 base_dir: Path | None = None, log_level: str = "info") -> None:
+        """``config_raw``: the whole configuration mapping, for the worker process;
+        ``state_dir``: the spool directory (the spill file and the worker's config)."""
+        self.channel = WorkerChannel(reactor, config_raw, state_dir, base_dir=base_dir,
+                                     log_level=log_level)
 
     def startService(self) -> None:
         super().startService()
