@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, update
 
+from interceptor.sms.store import queued
 from interceptor.storage.models import Attempt
 from interceptor.storage.types import utcnow
 
@@ -50,9 +51,7 @@ def save_results(engine: Engine, results: Sequence[BeepResult]) -> None:
     now = utcnow()
     with engine.begin() as connection:
         for result in results:
-            sms: dict[str, object] = {}
-            if result.sms_status is not None:
-                sms = {"sms_status": result.sms_status, "sms_queued_at": now}
+            sms = queued(now) if result.sms_status is not None else {}
             connection.execute(
                 update(Attempt)
                 .where(Attempt.attempt_id == result.attempt_id)

@@ -26,6 +26,12 @@ DELIVERED, UNDELIVERABLE, FAILED, EXPIRED = "delivered", "undeliverable", "faile
 _UNDELIVERABLE_STATES = frozenset({"UNDELIV", "EXPIRED", "REJECTD", "DELETED", "UNKNOWN"})
 
 
+def queued(now: datetime) -> dict[str, object]:
+    """The column values that put an attempt's SMS in the queue: the beep wing writes
+    them with the beep's outcome, in the same transaction (the hand-off)."""
+    return {"sms_status": QUEUED, "sms_queued_at": now}
+
+
 @dataclass(frozen=True)
 class ClaimedSms:
     attempt_id: str

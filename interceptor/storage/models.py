@@ -1,8 +1,9 @@
 """The SQL schema: attempts, blacklist, number portability, the policy's thresholds and
-counters.
+counters, callback watches and ad campaigns.
 
 The alembic revisions in ``migrations/`` create exactly this schema; a test compares the two.
-Status-like columns are plain strings validated in Python (see :mod:`.vocabulary`) so a
+Status-like columns are plain strings validated in Python (see
+:mod:`interceptor.core.vocabulary`) so a
 later feature can add a value without a migration; closed vocabularies (blacklist scope,
 portability status) are enforced by CHECK constraints.
 """
@@ -47,7 +48,22 @@ class Base(DeclarativeBase):
 
 
 class Attempt(Base):
-    """One out-of-credit voice call attempt (A called B, the OCS said no credit)."""
+    """One out-of-credit voice call attempt (A called B, the OCS said no credit).
+
+    The table is where the wings meet (every report is one GROUP BY over it), so each
+    group of columns below has one owner that writes it, through its own store:
+
+    - detection: the row itself, inserted once by the recorder (:mod:`.writer`);
+    - life cycle (``status``, ``status_reason``, ``updated_at``): moved forward by each
+      wing's store as the attempt passes through it;
+    - policy (:mod:`interceptor.policy.store`): the claim, deferral and refusal detail,
+      and expiry of what waited past the age limit (``beep_outcome='expired'``);
+    - beeps (:mod:`interceptor.beeps.store`): the beep's outcome and times;
+    - SMS (:mod:`interceptor.sms.store`): the SMS's life cycle; the beep wing hands an
+      approved SMS over by writing ``sms_status='queued'`` with the outcome, in the same
+      transaction, through :func:`interceptor.sms.store.queued`;
+    - callbacks (:mod:`interceptor.callbacks.store`): the callback linked to the beep.
+    """
 
     __tablename__ = "attempts"
     __table_args__ = (
@@ -56,11 +72,12 @@ class Attempt(Base):
         Index("ix_attempts_callee_e164_occurred_at", "callee_e164", "occurred_at"),
         Index("ix_attempts_status_occurred_at", "status", "occurred_at"),
         Index("ix_attempts_session_id", "session_id"),
-        # SMS (issue 6): the queue scan and the delivery-receipt lookup
+        # SMS: the queue scan and the delivery-receipt lookup
         Index("ix_attempts_sms_status_sms_queued_at", "sms_status", "sms_queued_at"),
         Index("ix_attempts_sms_message_id", "sms_message_id"),
     )
 
+    # --- detection: what the refused CCR/CCA said (written once, by the recorder) -------
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     # Idempotency key generated at detection time: a spool replay never duplicates a row.
     attempt_id: Mapped[str] = mapped_column(String(36), unique=True)
@@ -82,10 +99,18 @@ class Attempt(Base):
     cc_request_number: Mapped[int | None] = mapped_column(BigInteger)
     service_context_id: Mapped[str | None] = mapped_column(String(255))
     interceptor_host: Mapped[str | None] = mapped_column(String(255))
+
+    # --- life cycle: moved forward by each wing's store -----------------------------------
     status: Mapped[str] = mapped_column(String(32), default="recorded")
     status_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Filled by the beep emitter.
+
+    # --- policy: a deferred attempt waits until not_before (quiet hours); policy_detail
+    # holds the counters a refusal was based on ------------------------------------------
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    policy_detail: Mapped[str | None] = mapped_column(Text)
+
+    # --- beeps: the SIP call at B ---------------------------------------------------------
     beep_outcome: Mapped[str | None] = mapped_column(String(32))
     beep_sip_code: Mapped[int | None] = mapped_column(Integer)
     beep_call_id: Mapped[str | None] = mapped_column(String(255))
@@ -96,12 +121,12 @@ class Attempt(Base):
     cancel_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     beep_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ring_time_ms: Mapped[int | None] = mapped_column(Integer)
-    # Filled by the SMS sender.
+
+    # --- SMS: status, parts and every part's message id (space-separated), the delivery
+    # receipt's state, the ad campaign, why it failed, when it was approved (queued) -----
     sms_status: Mapped[str | None] = mapped_column(String(32))
     sms_message_id: Mapped[str | None] = mapped_column(String(64))
     sms_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # SMS (issue 6): parts, every part's message id (space-separated), the delivery
-    # receipt's state, the ad campaign, why it failed, when it was approved (queued).
     sms_parts: Mapped[int | None] = mapped_column(Integer)
     sms_message_ids: Mapped[str | None] = mapped_column(Text)
     sms_dlr_state: Mapped[str | None] = mapped_column(String(16))
@@ -109,14 +134,10 @@ class Attempt(Base):
     sms_campaign_id: Mapped[int | None] = mapped_column(Integer)
     sms_error: Mapped[str | None] = mapped_column(Text)
     sms_queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Filled by callback attribution (B called A back within the window).
+
+    # --- callbacks: B called A back within the window (or A called B once topped up) ---
     callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     callback_session_id: Mapped[str | None] = mapped_column(Text)
-    # Policy (issue 5): a deferred attempt waits until not_before (quiet hours);
-    # policy_detail holds the counters a refusal was based on.
-    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    policy_detail: Mapped[str | None] = mapped_column(Text)
-    # --- Callback attribution (issue 7) ---
     callback_delay_ms: Mapped[int | None] = mapped_column(Integer)
     callback_charged_seconds: Mapped[int | None] = mapped_column(Integer)
     callback_kind: Mapped[str | None] = mapped_column(String(16))
@@ -158,7 +179,7 @@ class PortedNumber(Base):
                                                  server_default=func.now())
 
 
-# -- Policy (issue 5) -------------------------------------------------------------------
+# -- the policy's thresholds and counters (interceptor.policy) -------------------------
 
 
 class Threshold(Base):
@@ -216,7 +237,7 @@ class PairLastBeep(Base):
     last_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-# --- Callback attribution (issue 7) ---
+# -- callback attribution's watches (interceptor.callbacks) ----------------------------
 
 
 class CallbackWatch(Base):
@@ -242,7 +263,7 @@ class CallbackWatch(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-# --- SMS advertisements (issue 6) ------------------------------------------------------
+# -- SMS advertisements (interceptor.sms) -------------------------------------------------
 
 
 class AdCampaign(Base):
