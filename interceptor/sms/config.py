@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from interceptor.core.section import ConfigError, Section
-from interceptor.core.vocabulary import NOT_BEEPED, CalleeClass
+from interceptor.core.vocabulary import NOT_BEEPED, CalleeClass, OutcomeKind
 from interceptor.smpp.config import BIND_MODES, BindConfig, PoolConfig
 from interceptor.sms.gsm7 import CONCAT_MODES
 
@@ -40,10 +40,8 @@ class CallerFormat(StrEnum):
 
 PLACEHOLDERS = frozenset({"caller", "caller_national", "caller_international", "callee",
                           "time", "date", "ad"})
-# beep outcomes (interceptor.core.vocabulary.OutcomeKind values) and not_beeped
-SEND_AFTER_OUTCOMES = ("rang", "answered", "busy", "unavailable", "declined", "not_found",
-                       "no_ring", "no_answer", "timeout", "network_error", "rejected",
-                       "refused", "expired", NOT_BEEPED)
+# What a send_after list may name: every beep outcome, and not_beeped.
+SEND_AFTER_OUTCOMES = (*(kind.value for kind in OutcomeKind), NOT_BEEPED)
 _SEND_BY_DEFAULT = frozenset({CalleeClass.ON_NET, CalleeClass.OFF_NET})  # else never
 _SHORT_CODE = re.compile(r"^[0-9]{3,8}$")
 _ALPHANUMERIC = re.compile(r"^[A-Za-z0-9 ._-]{1,11}$")
