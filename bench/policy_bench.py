@@ -50,8 +50,9 @@ import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 from sqlalchemy import Engine  # noqa: E402
 
+from interceptor.core.vocabulary import SuppressionReason  # noqa: E402
 from interceptor.policy.calendar import day_of, hour_of  # noqa: E402
-from interceptor.policy.rules import Plan, Reason, plan  # noqa: E402
+from interceptor.policy.rules import Plan, plan  # noqa: E402
 from interceptor.policy.service import decide_due  # noqa: E402
 from interceptor.policy.store import Candidate, DecisionBatch, Planner  # noqa: E402
 from interceptor.policy.thresholds import SPECS, Thresholds  # noqa: E402
@@ -105,8 +106,8 @@ class Workload:
                  + [(caller_number(i), pair_callee(i)) for i in repeated])
         rng.shuffle(pairs)
         return cls(callers, limited, repeated, tuple(pairs),
-                   {"claimed": n_new, Reason.CALLER_HOURLY: n_limited,
-                    Reason.PAIR_INTERVAL: n_repeated})
+                   {"claimed": n_new, SuppressionReason.CALLER_HOURLY: n_limited,
+                    SuppressionReason.PAIR_INTERVAL: n_repeated})
 
 
 @dataclass

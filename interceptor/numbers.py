@@ -26,11 +26,11 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Literal, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import unquote
 
 from interceptor.core.section import ConfigError, Section
+from interceptor.core.vocabulary import CalleeClass, PortabilityStatus
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +40,6 @@ FOREIGN_MIN_DIGITS = 7
 
 _VISUAL_SEPARATORS = str.maketrans("", "", "-. ()\t")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
-
-PortabilityStatus = Literal["ported_in", "ported_out"]
 
 
 @dataclass(frozen=True)
@@ -208,14 +206,8 @@ def national_format(e164: str, config: NumberingConfig = DEFAULT_NUMBERING) -> s
 # Classification
 
 
-class NumberClass(StrEnum):
-    ON_NET = "on_net"
-    OFF_NET = "off_net"
-    INTERNATIONAL = "international"
-
-
 class Classification(NamedTuple):
-    number_class: NumberClass
+    number_class: CalleeClass  # one of KNOWN_CALLEE_CLASSES (never unknown)
     basis: str
     """Why: "ported_in", "ported_out", "prefix 8491", "no on-net prefix", "country code"."""
 
@@ -243,17 +235,17 @@ def classify(e164: str, config: NumberingConfig = DEFAULT_NUMBERING,
     """Class of a normalised number. Portability wins over prefixes for home numbers;
     it is not consulted for foreign ones. Lookup errors propagate to the caller."""
     if not e164.startswith(config.country_code):
-        return Classification(NumberClass.INTERNATIONAL, "country code")
+        return Classification(CalleeClass.INTERNATIONAL, "country code")
     if portability is not None:
         status = portability.status(e164)
-        if status == "ported_in":
-            return Classification(NumberClass.ON_NET, "ported_in")
-        if status == "ported_out":
-            return Classification(NumberClass.OFF_NET, "ported_out")
+        if status == PortabilityStatus.PORTED_IN:
+            return Classification(CalleeClass.ON_NET, PortabilityStatus.PORTED_IN.value)
+        if status == PortabilityStatus.PORTED_OUT:
+            return Classification(CalleeClass.OFF_NET, PortabilityStatus.PORTED_OUT.value)
     for prefix in config.on_net_prefixes:
         if e164.startswith(prefix):
-            return Classification(NumberClass.ON_NET, f"prefix {prefix}")
-    return Classification(NumberClass.OFF_NET, "no on-net prefix")
+            return Classification(CalleeClass.ON_NET, f"prefix {prefix}")
+    return Classification(CalleeClass.OFF_NET, "no on-net prefix")
 
 
 # ---------------------------------------------------------------------------------------

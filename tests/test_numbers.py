@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 
 from interceptor.core.section import ConfigError, Section
+from interceptor.core.vocabulary import CalleeClass
 from interceptor.numbers import (
     MappingPortability,
     NormalisedNumber,
-    NumberClass,
     NumberingConfig,
     classify,
     international_format,
@@ -152,17 +152,17 @@ def test_no_trunk_prefix_plan() -> None:
 
 
 @pytest.mark.parametrize(("e164", "number_class", "basis"), [
-    ("84912345678", NumberClass.ON_NET, "prefix 8491"),
-    ("84942345678", NumberClass.ON_NET, "prefix 8494"),
-    ("84882345678", NumberClass.ON_NET, "prefix 8488"),
-    ("84982345678", NumberClass.OFF_NET, "no on-net prefix"),
-    ("84372345678", NumberClass.OFF_NET, "no on-net prefix"),
-    ("842437654321", NumberClass.OFF_NET, "no on-net prefix"),
-    ("14155552671", NumberClass.INTERNATIONAL, "country code"),
-    ("8613800138000", NumberClass.INTERNATIONAL, "country code"),
-    ("8562012345678", NumberClass.INTERNATIONAL, "country code"),  # Laos, not 84
+    ("84912345678", CalleeClass.ON_NET, "prefix 8491"),
+    ("84942345678", CalleeClass.ON_NET, "prefix 8494"),
+    ("84882345678", CalleeClass.ON_NET, "prefix 8488"),
+    ("84982345678", CalleeClass.OFF_NET, "no on-net prefix"),
+    ("84372345678", CalleeClass.OFF_NET, "no on-net prefix"),
+    ("842437654321", CalleeClass.OFF_NET, "no on-net prefix"),
+    ("14155552671", CalleeClass.INTERNATIONAL, "country code"),
+    ("8613800138000", CalleeClass.INTERNATIONAL, "country code"),
+    ("8562012345678", CalleeClass.INTERNATIONAL, "country code"),  # Laos, not 84
 ])
-def test_classify_by_prefix(e164: str, number_class: NumberClass, basis: str) -> None:
+def test_classify_by_prefix(e164: str, number_class: CalleeClass, basis: str) -> None:
     result = classify(e164, VN)
     assert result.number_class is number_class
     assert result.basis == basis
@@ -176,13 +176,13 @@ PORTED = MappingPortability({
 
 
 @pytest.mark.parametrize(("e164", "number_class", "basis"), [
-    ("84982345678", NumberClass.ON_NET, "ported_in"),
-    ("84912222222", NumberClass.OFF_NET, "ported_out"),
-    ("84912345678", NumberClass.ON_NET, "prefix 8491"),
-    ("84982222222", NumberClass.OFF_NET, "no on-net prefix"),
-    ("14155552671", NumberClass.INTERNATIONAL, "country code"),
+    ("84982345678", CalleeClass.ON_NET, "ported_in"),
+    ("84912222222", CalleeClass.OFF_NET, "ported_out"),
+    ("84912345678", CalleeClass.ON_NET, "prefix 8491"),
+    ("84982222222", CalleeClass.OFF_NET, "no on-net prefix"),
+    ("14155552671", CalleeClass.INTERNATIONAL, "country code"),
 ])
-def test_portability_wins_over_prefixes(e164: str, number_class: NumberClass,
+def test_portability_wins_over_prefixes(e164: str, number_class: CalleeClass,
                                         basis: str) -> None:
     assert classify(e164, VN, PORTED) == (number_class, basis)
 
@@ -197,8 +197,8 @@ def test_portability_lookup_protocol_is_structural() -> None:
             return None
 
     table = Table()
-    assert classify("84912345678", VN, table).number_class is NumberClass.ON_NET
-    assert classify("14155552671", VN, table).number_class is NumberClass.INTERNATIONAL
+    assert classify("84912345678", VN, table).number_class is CalleeClass.ON_NET
+    assert classify("14155552671", VN, table).number_class is CalleeClass.INTERNATIONAL
     assert table.asked == ["84912345678"]
 
 
@@ -206,7 +206,7 @@ def test_normalise_then_classify() -> None:
     raw = "sip:0987654321@ims.example.net;user=phone"
     e164 = normalise(raw, VN).e164
     assert e164 == "84987654321"
-    assert classify(e164, VN).number_class is NumberClass.OFF_NET
+    assert classify(e164, VN).number_class is CalleeClass.OFF_NET
 
 
 def test_display_formats() -> None:

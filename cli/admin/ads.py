@@ -10,11 +10,11 @@ from cli.admin.context import database_options, database_target
 from cli.admin.errors import AdminError, database_errors
 from cli.admin.output import echo_json, echo_table
 from cli.admin.timeparse import format_instant, parse_expiry, parse_instant
+from interceptor.core.vocabulary import CalleeClass, CampaignStatus
 from interceptor.sms import ad_store as store
 from interceptor.sms import gsm7
 from interceptor.storage.types import utcnow
 
-CLASSES = ("on_net", "off_net", "international", "unknown")
 COLUMNS = ("name", "status", "weight", "classes", "daily_cap", "starts_at", "ends_at",
            "impressions", "delivered", "text")
 
@@ -35,8 +35,8 @@ def _classes(value: str | None) -> str:
         return ""
     names = [name.strip() for name in value.split(",") if name.strip()]
     for name in names:
-        if name not in CLASSES:
-            raise click.BadParameter(f"{name!r}: must be among {', '.join(CLASSES)}",
+        if name not in tuple(CalleeClass):
+            raise click.BadParameter(f"{name!r}: must be among {', '.join(CalleeClass)}",
                                      param_hint="--classes")
     return ",".join(names)
 
@@ -53,7 +53,7 @@ def _classes(value: str | None) -> str:
               help="Last day (2026-12-31, through that day UTC) or an ISO datetime.")
 @click.option("--classes", default=None, metavar="LIST",
               help="Callee classes targeted, comma-separated (default: all): "
-                   + ", ".join(CLASSES))
+                   + ", ".join(CalleeClass))
 @click.option("--daily-cap", type=click.IntRange(1, None), default=None,
               help="At most this many SMS per day carry it.")
 def add(name: str, text: str, weight: int, starts: str | None, ends: str | None,
@@ -99,7 +99,7 @@ def list_(include_removed: bool, as_json: bool) -> None:
         echo_table(data, COLUMNS)
 
 
-def _set(name: str, status: str, verb: str) -> None:
+def _set(name: str, status: CampaignStatus, verb: str) -> None:
     engine = database_target().engine()
     with database_errors(engine):
         if not store.set_status(engine, name, status):
@@ -112,7 +112,7 @@ def _set(name: str, status: str, verb: str) -> None:
 @click.argument("name")
 def pause(name: str) -> None:
     """Stop using campaign NAME (until resumed)."""
-    _set(name, "paused", "paused")
+    _set(name, CampaignStatus.PAUSED, "paused")
 
 
 @ads.command("resume")
@@ -120,7 +120,7 @@ def pause(name: str) -> None:
 @click.argument("name")
 def resume(name: str) -> None:
     """Use a paused campaign NAME again."""
-    _set(name, "active", "resumed")
+    _set(name, CampaignStatus.ACTIVE, "resumed")
 
 
 @ads.command("remove")
@@ -128,7 +128,7 @@ def resume(name: str) -> None:
 @click.argument("name")
 def remove(name: str) -> None:
     """Retire campaign NAME for good (its counters are kept; `list --all` shows it)."""
-    _set(name, "removed", "removed")
+    _set(name, CampaignStatus.REMOVED, "removed")
 
 
 @ads.command("stats")

@@ -25,17 +25,16 @@ from interceptor.beeps.store import BeepResult, save_results
 from interceptor.core.batching import BatchSaver, ScanTrigger
 from interceptor.core.histogram import RING_BUCKETS, BucketCounts, Buckets
 from interceptor.core.reactor import Clock
-from interceptor.core.vocabulary import AttemptStatus
-from interceptor.policy.breaker import CircuitBreaker
+from interceptor.core.vocabulary import RANG_OUTCOMES, AttemptStatus, OutcomeKind, SmsStatus
+from interceptor.policy.breaker import BreakerState, CircuitBreaker
 from interceptor.policy.service import PolicyService
 from interceptor.policy.store import Decision, DecisionBatch
 from interceptor.policy.thresholds import Thresholds
-from interceptor.sip import BeepEmitter, BeepOutcome, BeepRequest, OutcomeKind
+from interceptor.sip import BeepEmitter, BeepOutcome, BeepRequest
 from interceptor.sip.config import BeepLimits
 
 logger = logging.getLogger(__name__)
 
-_SUCCESS = frozenset({OutcomeKind.RANG, OutcomeKind.ANSWERED})
 # What says the SIP network itself is failing (the breaker counts these); busy or
 # unavailable callees say it works.
 _NETWORK_FAILURES = frozenset({OutcomeKind.NETWORK_ERROR, OutcomeKind.NO_RESPONSE})
@@ -70,7 +69,7 @@ def _at(epoch: float | None) -> datetime | None:
 
 def result_row(outcome: BeepOutcome, sms_status: str | None = None) -> BeepResult:
     times = outcome.times
-    status = AttemptStatus.BEEPED if outcome.kind in _SUCCESS else AttemptStatus.FAILED
+    status = AttemptStatus.BEEPED if outcome.kind in RANG_OUTCOMES else AttemptStatus.FAILED
     return BeepResult(
         attempt_id=outcome.attempt_id, status=status.value, outcome=outcome.kind.value,
         reason=None if status is AttemptStatus.BEEPED else outcome.reason,
@@ -178,7 +177,7 @@ class BeepScheduler(service.Service):
         room = self.batch - queued - len(self._in_flight)
         if room <= 0 or not self.running:
             return None
-        if self.breaker.state != "closed":
+        if self.breaker.state != BreakerState.CLOSED:
             if not self.breaker.allow():
                 return None  # open: attempts wait; the poll looks again
             room = 1  # half-open: one probe
@@ -213,7 +212,7 @@ class BeepScheduler(service.Service):
             allowed, callee_class = decision.sms, decision.candidate.callee_class
         if not allowed or self.sms_rule is None or callee_class is None:
             return None
-        return "queued" if self.sms_rule.wanted(callee_class, outcome) else None
+        return SmsStatus.QUEUED.value if self.sms_rule.wanted(callee_class, outcome) else None
 
     def _scan_failed(self, failure: Any) -> None:
         logger.warning("cannot claim attempts to beep: %s", failure.getErrorMessage())

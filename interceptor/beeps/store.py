@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, update
 
+from interceptor.core.vocabulary import AttemptStatus
 from interceptor.sms.store import queued
 from interceptor.storage.models import Attempt
 from interceptor.storage.types import utcnow
@@ -37,12 +38,12 @@ class BeepResult:
     cancel_sent_at: datetime | None
     ended_at: datetime | None
     ring_time_ms: int | None
-    sms_status: str | None = None  # "queued": the SMS rule wants one after this outcome
+    sms_status: str | None = None  # queued: the SMS rule wants one after this outcome
 
     @property
     def notified_at(self) -> datetime | None:
         """When B was notified (it rang, else the INVITE left); None if no INVITE left."""
-        if self.started_at is None or self.status == "recorded":
+        if self.started_at is None or self.status == AttemptStatus.RECORDED:
             return None
         return self.rang_at or self.started_at
 

@@ -23,7 +23,6 @@ from twisted.internet import defer, task
 
 from interceptor.callbacks.config import CallbacksConfig
 from interceptor.callbacks.store import (
-    SESSION,
     CallStart,
     Link,
     Notice,
@@ -38,6 +37,7 @@ from interceptor.callbacks.store import (
 from interceptor.callbacks.usage import CC_TERMINATE, request_type, used_seconds
 from interceptor.core.reactor import Clock
 from interceptor.core.runner import Runner
+from interceptor.core.vocabulary import WatchKind
 from interceptor.detection.answer import OutOfCreditClassifier
 from interceptor.detection.request import CC_INITIAL_REQUEST, CallContextExtractor
 from interceptor.diameter import codec
@@ -240,7 +240,7 @@ class CallbackAttribution:
             self.counters.watches_expired += 1
             key = self._remove(watch)
             if key is not None:
-                (sessions if kind == SESSION else keys).append(key)
+                (sessions if kind == WatchKind.SESSION else keys).append(key)
         if keys or sessions:
             self.publish({"remove_keys": keys, "remove_sessions": sessions})
         self._serial(expire_watches, self.engine, now).addErrback(
@@ -255,7 +255,7 @@ class CallbackAttribution:
             return None
         self._watches[ident] = watch
         heapq.heappush(self._expiry, (watch.expires_at, watch.attempt_id, watch.kind))
-        counts = self._sessions if watch.kind == SESSION else self._keys
+        counts = self._sessions if watch.kind == WatchKind.SESSION else self._keys
         counts[watch.watch_key] += 1
         return watch.watch_key if counts[watch.watch_key] == 1 else None
 
@@ -263,7 +263,7 @@ class CallbackAttribution:
         """Forget a watch; the key or Session-Id if the relay may stop watching it."""
         if self._watches.pop((watch.attempt_id, watch.kind), None) is None:
             return None
-        counts = self._sessions if watch.kind == SESSION else self._keys
+        counts = self._sessions if watch.kind == WatchKind.SESSION else self._keys
         counts[watch.watch_key] -= 1
         if counts[watch.watch_key] <= 0:
             del counts[watch.watch_key]

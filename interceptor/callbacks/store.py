@@ -17,24 +17,20 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, insert, or_, select, update
 
 from interceptor.callbacks.config import CallbacksConfig
+from interceptor.core.vocabulary import (
+    RANG_OUTCOMES,
+    SMS_SENT_STATUSES,
+    CallbackKind,
+    WatchKind,
+)
 from interceptor.numbers import watch_key
 from interceptor.storage.models import Attempt, CallbackWatch
-
-CALLEE, CALLER, SESSION = "callee", "caller", "session"
-RANG = frozenset({"rang", "answered"})
-SMS_SENT = frozenset({"submitted", "delivered"})
-
-
-class Kind:
-    CALLBACK = "callback"  # B called A back after a beep
-    AFTER_SMS = "after_sms"  # B called A back; only the SMS reached B
-    TOPPED_UP = "topped_up"  # A called B again, successfully
 
 
 @dataclass(frozen=True)
 class Watch:
     attempt_id: str
-    kind: str
+    kind: str  # a WatchKind
     watch_key: str
     expires_at: datetime
 
@@ -60,7 +56,7 @@ class CallStart:
 @dataclass(frozen=True)
 class Link:
     attempt_id: str
-    kind: str
+    kind: CallbackKind
     delay_ms: int
     session: Watch
     resolved: tuple[Watch, ...]  # the watches this link ended
@@ -98,8 +94,8 @@ def create_watches(engine: Engine, notices: Sequence[Notice], window: float) -> 
         for row in attempts:
             notified = at[row.attempt_id]
             expires = notified + timedelta(seconds=window)
-            for kind, party, other in ((CALLEE, row.callee_e164, row.caller_e164),
-                                       (CALLER, row.caller_e164, row.callee_e164)):
+            for kind, party, other in ((WatchKind.CALLEE, row.callee_e164, row.caller_e164),
+                                       (WatchKind.CALLER, row.caller_e164, row.callee_e164)):
                 if (row.attempt_id, kind) in existing:
                     continue
                 key = watch_key(party).decode()
@@ -135,7 +131,7 @@ def link_call(engine: Engine, start: CallStart, config: CallbacksConfig) -> Link
         candidates = connection.execute(
             select(CallbackWatch)
             .where(CallbackWatch.watch_key == calling_key,
-                   CallbackWatch.kind.in_((CALLEE, CALLER)),
+                   CallbackWatch.kind.in_((WatchKind.CALLEE, WatchKind.CALLER)),
                    CallbackWatch.notified_at <= start.at,
                    CallbackWatch.expires_at > start.at)
             .order_by(CallbackWatch.notified_at.desc(),
@@ -151,12 +147,12 @@ def link_call(engine: Engine, start: CallStart, config: CallbacksConfig) -> Link
         if attempt is None or attempt.callback_kind is not None:
             connection.execute(delete(CallbackWatch).where(CallbackWatch.id == watch.id))
             return None
-        if watch.kind == CALLER:
-            kind = Kind.TOPPED_UP
-        elif attempt.beep_outcome not in RANG and attempt.sms_status in SMS_SENT:
-            kind = Kind.AFTER_SMS
+        if watch.kind == WatchKind.CALLER:
+            kind = CallbackKind.TOPPED_UP
+        elif attempt.beep_outcome not in RANG_OUTCOMES and attempt.sms_status in SMS_SENT_STATUSES:
+            kind = CallbackKind.AFTER_SMS
         else:
-            kind = Kind.CALLBACK
+            kind = CallbackKind.CALLBACK
         delay_ms = max(0, round((start.at - watch.notified_at).total_seconds() * 1000))
         connection.execute(
             update(Attempt).where(Attempt.attempt_id == watch.attempt_id)
@@ -168,15 +164,15 @@ def link_call(engine: Engine, start: CallStart, config: CallbacksConfig) -> Link
                         CallbackWatch.other_e164 == watch.other_e164),
                    and_(CallbackWatch.party_e164 == watch.other_e164,
                         CallbackWatch.other_e164 == watch.party_e164))
-        ended_filter = and_(CallbackWatch.kind.in_((CALLEE, CALLER)), pair,
+        ended_filter = and_(CallbackWatch.kind.in_((WatchKind.CALLEE, WatchKind.CALLER)), pair,
                             CallbackWatch.notified_at <= start.at)
         ended = [_watch(row) for row in connection.execute(
             select(CallbackWatch).where(ended_filter))]
         connection.execute(delete(CallbackWatch).where(ended_filter))
-        session = Watch(watch.attempt_id, SESSION, start.session_id,
+        session = Watch(watch.attempt_id, WatchKind.SESSION, start.session_id,
                         start.at + timedelta(seconds=config.session_max))
         connection.execute(insert(CallbackWatch).values(
-            attempt_id=watch.attempt_id, kind=SESSION, watch_key=start.session_id,
+            attempt_id=watch.attempt_id, kind=WatchKind.SESSION, watch_key=start.session_id,
             party_e164=watch.party_e164, other_e164=watch.other_e164,
             notified_at=start.at, expires_at=session.expires_at))
         return Link(watch.attempt_id, kind, delay_ms, session, tuple(ended))
@@ -188,7 +184,7 @@ def add_usage(engine: Engine, session_id: str, seconds: int, final: bool,
     follows (tariff of the attempt's callee class). Terminate ends the session watch."""
     with engine.begin() as connection:
         watch = connection.execute(
-            select(CallbackWatch).where(CallbackWatch.kind == SESSION,
+            select(CallbackWatch).where(CallbackWatch.kind == WatchKind.SESSION,
                                         CallbackWatch.watch_key == session_id)
             .order_by(CallbackWatch.notified_at.desc())).first()
         if watch is None:

@@ -30,6 +30,12 @@ from twisted.internet import defer, task
 
 from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
+from interceptor.core.vocabulary import (
+    KNOWN_CALLEE_CLASSES,
+    RANG_OUTCOMES,
+    AttemptStatus,
+    SmsStatus,
+)
 from interceptor.demo.peers import PeerClientFactory, PeerServerFactory, SimplePeer
 from interceptor.demo.sip_network import DemoSipNetwork
 from interceptor.demo.smsc import DemoSmsc, ReceivedSms
@@ -63,7 +69,7 @@ BUSY = frozenset({SUBSCRIBERS[6]})  # this callee's phone is busy: the beep fail
 SMPP_SYSTEM_ID = "beepcall"
 AD_NAME = "topup-50"
 AD_TEXT = "Nạp thẻ hôm nay, nhận thêm 50% giá trị: *100#"
-_SMS_OPEN = ("queued", "sending", "submitted")  # not yet delivered (or failed)
+_SMS_OPEN = (SmsStatus.QUEUED, SmsStatus.SENDING, SmsStatus.SUBMITTED)  # not yet final
 
 
 def demo_sms_section(smsc_port: int, password_file: str) -> dict[str, Any]:
@@ -102,7 +108,7 @@ def demo_config(ocs_port: int, database_url: str, spool_dir: str, sip_port: int,
         "database": {"url": database_url, "spool_dir": spool_dir, "flush_interval": 0.1},
         "sip": {"routes": {klass: {"host": "127.0.0.1", "port": sip_port,
                                    "domain": "ims.demo.beepcall"}
-                           for klass in ("on_net", "off_net", "international")}},
+                           for klass in KNOWN_CALLEE_CLASSES}},
         # The operator's defaults, except quiet hours: the demo should ring at any hour.
         "policy": {"timezone": "Asia/Ho_Chi_Minh",
                    "thresholds": {"quiet_hours": {"window": "off"}}},
@@ -344,12 +350,12 @@ def _callbacks(reactor: Any, client: SimplePeer, tap: Any, database_url: str,
     ids = itertools.count(10_000)
     calls: list[tuple[str, str, str]] = []
     rang = [(a, b) for (a, b), row in sorted(pairs.items())
-            if row.beep_outcome in ("rang", "answered") and b not in broke]
+            if row.beep_outcome in RANG_OUTCOMES and b not in broke]
     for index, (a, b) in enumerate(rang):
         if index % 3 != 2:  # two callees in three call back
             calls.append((b, a, "callback"))
     failed = [(a, b) for (a, b), row in sorted(pairs.items())
-              if row.beep_outcome not in ("rang", "answered")]
+              if row.beep_outcome not in RANG_OUTCOMES]
     if failed:
         calls.append((failed[0][0], failed[0][1], "topped up"))
     for caller, callee, why in calls:
@@ -443,7 +449,7 @@ def _beeps_settled(reactor: Any, database_url: str, expected: int) -> Any:
         for _ in range(100):
             with engine.connect() as connection:
                 open_ = connection.execute(select(func.count()).select_from(Attempt).where(
-                    Attempt.status.in_(("recorded", "beeping")),
+                    Attempt.status.in_((AttemptStatus.RECORDED, AttemptStatus.BEEPING)),
                     Attempt.caller_e164.is_not(None),
                     Attempt.callee_e164.is_not(None))).scalar_one()
                 total = connection.execute(select(func.count()).select_from(Attempt)) \

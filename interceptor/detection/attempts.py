@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Protocol
 
-from interceptor.core.vocabulary import AttemptStatus, CalleeClass
+from interceptor.core.vocabulary import AttemptStatus, CalleeClass, SuppressionReason
 from interceptor.detection.request import CallContext
 from interceptor.numbers import NumberingConfig, PortabilityLookup, classify, normalise
 from interceptor.storage.records import AttemptRecord
@@ -43,9 +43,11 @@ class AttemptFactory:
         status, reason = AttemptStatus.RECORDED.value, None
         if self._blacklist is not None:
             if caller.e164 is not None and self._blacklist.caller_blocked(caller.e164):
-                status, reason = AttemptStatus.SUPPRESSED.value, "blacklist:caller"
+                status, reason = (AttemptStatus.SUPPRESSED.value,
+                                  SuppressionReason.BLACKLIST_CALLER.value)
             elif callee.e164 is not None and self._blacklist.callee_blocked(callee.e164):
-                status, reason = AttemptStatus.SUPPRESSED.value, "blacklist:callee"
+                status, reason = (AttemptStatus.SUPPRESSED.value,
+                                  SuppressionReason.BLACKLIST_CALLEE.value)
         return AttemptRecord(
             attempt_id=attempt_id,
             occurred_at=datetime.fromtimestamp(occurred_at, UTC),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from interceptor.core.vocabulary import AttemptStatus
 from interceptor.detection.answer import OutOfCreditClassifier
 from interceptor.detection.attempts import AttemptFactory
 from interceptor.detection.request import CallContextExtractor
@@ -47,7 +48,7 @@ class AttemptDetector:
         attempt = self.factory.build(context, attempt_id=attempt_id, occurred_at=occurred_at,
                                      result_code=verdict.code, where=verdict.where,
                                      client_peer=client_peer, ocs_peer=ocs_peer)
-        if attempt.status == "suppressed":
+        if attempt.status == AttemptStatus.SUPPRESSED:
             counters.suppressed += 1
             reason = attempt.status_reason or "unknown"
             counters.suppressed_by_reason[reason] = \

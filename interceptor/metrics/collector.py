@@ -18,17 +18,15 @@ from prometheus_client.registry import Collector
 from interceptor.beeps.scheduler import BeepFigures
 from interceptor.callbacks.service import CallbackFigures
 from interceptor.core.histogram import RING_BUCKETS, Buckets
+from interceptor.core.vocabulary import AttemptStatus, CallbackKind, SmsStatus
 from interceptor.diameter.agent import DiameterAgent
+from interceptor.policy.breaker import BreakerState
 from interceptor.sidework.channel import WorkerChannel
 from interceptor.sidework.stats import SideWorkStats
 from interceptor.sidework.tap import SideWorkTap
 
 COMMANDS = {257: "CER/CEA", 272: "CCR/CCA", 280: "DWR/DWA", 282: "DPR/DPA", 258: "RAR/RAA",
             275: "STR/STA", 274: "ASR/ASA"}
-SMS_STATUSES = ("queued", "sending", "submitted", "delivered", "undeliverable", "failed",
-                "expired")
-CALLBACK_KINDS = ("callback", "after_sms", "topped_up")
-BREAKER_STATES = ("closed", "open", "half_open")
 
 # Every metric family this collector exposes (the Grafana dashboard test checks them).
 METRIC_NAMES = (
@@ -114,8 +112,8 @@ class InterceptorCollector(Collector):
         attempts = CounterMetricFamily("beepcall_attempts", "Out-of-credit voice attempts "
                                        "recorded by the side work, by status",
                                        labels=["status"])
-        attempts.add_metric(["recorded"], stats.detection.recorded)
-        attempts.add_metric(["suppressed"], sum(by_reason.values()))
+        attempts.add_metric([AttemptStatus.RECORDED.value], stats.detection.recorded)
+        attempts.add_metric([AttemptStatus.SUPPRESSED.value], sum(by_reason.values()))
         yield attempts
         suppressions = CounterMetricFamily("beepcall_suppressions", "Suppressed attempts "
                                            "by reason", labels=["reason"])
@@ -131,14 +129,15 @@ class InterceptorCollector(Collector):
                          "CANCEL)", Buckets.from_counts(beeps_figures.ring_time, RING_BUCKETS))
         sms_by_status = stats.sms.by_status if stats.sms is not None else {}
         sms = CounterMetricFamily("beepcall_sms", "SMS by status", labels=["status"])
-        for status in sorted({*SMS_STATUSES, *sms_by_status}):
+        # Every status has a series from the start (0 until it happens).
+        for status in sorted({*(s.value for s in SmsStatus), *sms_by_status}):
             sms.add_metric([status], sms_by_status.get(status, 0))
         yield sms
         callback_figures = stats.callbacks or CallbackFigures()
         linked = callback_figures.counters.linked
         callbacks = CounterMetricFamily("beepcall_callbacks", "Calls linked to a notified "
                                         "attempt, by kind", labels=["kind"])
-        for kind in sorted({*CALLBACK_KINDS, *linked}):
+        for kind in sorted({*(k.value for k in CallbackKind), *linked}):
             callbacks.add_metric([kind], linked.get(kind, 0))
         yield callbacks
         yield CounterMetricFamily("beepcall_callback_charged_seconds",
@@ -158,8 +157,8 @@ class InterceptorCollector(Collector):
         breakers = GaugeMetricFamily("beepcall_circuit_breaker_state", "1 for the breaker's "
                                      "current state", labels=["breaker", "state"])
         for name, current in sorted(stats.breakers.items()):
-            for state in BREAKER_STATES:
-                breakers.add_metric([name, state], 1.0 if current == state else 0.0)
+            for state in BreakerState:
+                breakers.add_metric([name, state.value], 1.0 if current == state else 0.0)
         yield breakers
         yield GaugeMetricFamily("beepcall_sidework_up", "1 if the side-work process runs",
                                 value=1.0 if self.channel is not None

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from interceptor.core.vocabulary import BlacklistScope
+from interceptor.core.vocabulary import BlacklistScope, SuppressionReason
 from interceptor.numbers import NumberingConfig, PortabilityLookup, classify
 from interceptor.policy import store as policy_sql
-from interceptor.policy.rules import CounterCheck, Reason, plan
-from interceptor.policy.thresholds import Thresholds, Value
+from interceptor.policy.rules import CounterCheck, plan
+from interceptor.policy.thresholds import QuietHoursMode, Thresholds, Value
 from interceptor.storage import blacklist as blacklist_sql
 
 
@@ -55,8 +55,10 @@ def explain(engine: Engine, thresholds: Thresholds, zone: ZoneInfo,
     callee_class = classify(callee, numbering, portability).number_class.value
     rules: list[RuleVerdict] = []
     active = blacklist_sql.load_active(engine, at)
-    for scope, number, name in ((BlacklistScope.CALLER, caller, "blacklist:caller"),
-                                (BlacklistScope.CALLEE, callee, "blacklist:callee")):
+    for scope, number, name in ((BlacklistScope.CALLER, caller,
+                                 SuppressionReason.BLACKLIST_CALLER),
+                                (BlacklistScope.CALLEE, callee,
+                                 SuppressionReason.BLACKLIST_CALLEE)):
         key = (scope.value, number)
         if key in active:
             until = active[key]
@@ -82,10 +84,11 @@ def explain(engine: Engine, thresholds: Thresholds, zone: ZoneInfo,
     elif class_on.defer_until is not None:
         rules.append(RuleVerdict("quiet_hours", True,
                                  f"{local:%H:%M} {zone.key} is inside {window}: deferred"))
-    elif class_on.refusal == Reason.QUIET_HOURS:
+    elif class_on.refusal == SuppressionReason.QUIET_HOURS:
+        suppressing = thresholds.text("quiet_hours.mode") == QuietHoursMode.SUPPRESS
         rules.append(RuleVerdict("quiet_hours", False,
                                  f"{local:%H:%M} {zone.key} is inside {window}: suppressed"
-                                 + ("" if thresholds.text("quiet_hours.mode") == "suppress"
+                                 + ("" if suppressing
                                     else " (the wait would pass quiet_hours.max_delay)")))
     else:
         rules.append(RuleVerdict("quiet_hours", True,

@@ -14,19 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from interceptor.core.vocabulary import SuppressionReason
 from interceptor.policy.calendar import Period, day_of, hour_of, quiet_until
-from interceptor.policy.thresholds import Thresholds
-
-
-class Reason:
-    """status_reason codes of attempts the policy suppressed."""
-
-    CLASS_OFF = "policy:class_off"
-    QUIET_HOURS = "policy:quiet_hours"
-    PAIR_INTERVAL = "policy:pair_interval"
-    CALLER_HOURLY = "policy:caller_hourly"
-    CALLER_DAILY = "policy:caller_daily"
-    CALLEE_DAILY = "policy:callee_daily"
+from interceptor.policy.thresholds import QuietHoursMode, Thresholds
 
 
 @dataclass(frozen=True)
@@ -48,7 +38,7 @@ class PairCheck:
     caller: str
     callee: str
     min_interval: float  # seconds
-    reason: str = Reason.PAIR_INTERVAL
+    reason: str = SuppressionReason.PAIR_INTERVAL
 
     def earliest_previous(self, now: datetime) -> datetime:
         """A previous beep at or before this instant leaves room for a new one."""
@@ -61,7 +51,7 @@ class Plan:
 
     beep: bool = False
     sms: bool = False
-    refusal: str | None = None  # a Reason: suppress now
+    refusal: str | None = None  # a SuppressionReason: suppress now
     detail: str | None = None
     defer_until: datetime | None = None  # quiet hours in defer mode: wait, then decide
     pair: PairCheck | None = None
@@ -74,7 +64,7 @@ def plan(thresholds: Thresholds, zone: ZoneInfo, *, caller: str, callee: str,
     beep = _class_flag(thresholds, "beep", callee_class)
     sms = _class_flag(thresholds, "sms", callee_class)
     if not beep and not sms:
-        return Plan(refusal=Reason.CLASS_OFF,
+        return Plan(refusal=SuppressionReason.CLASS_OFF,
                     detail=f"beeps and SMS off for class {callee_class}")
     window = thresholds.quiet_hours()
     if window is not None:
@@ -82,11 +72,11 @@ def plan(thresholds: Thresholds, zone: ZoneInfo, *, caller: str, callee: str,
         if ends is not None:
             detail = f"quiet hours {window} {zone.key}, until {ends:%Y-%m-%dT%H:%MZ}"
             max_delay = thresholds.number("quiet_hours.max_delay")
-            if thresholds.text("quiet_hours.mode") == "defer":
+            if thresholds.text("quiet_hours.mode") == QuietHoursMode.DEFER:
                 if max_delay is None or (ends - now).total_seconds() <= max_delay:
                     return Plan(beep=beep, sms=sms, defer_until=ends, detail=detail)
                 detail += f"; longer than quiet_hours.max_delay {max_delay:g} s"
-            return Plan(refusal=Reason.QUIET_HOURS, detail=detail)
+            return Plan(refusal=SuppressionReason.QUIET_HOURS, detail=detail)
     pair = None
     interval = thresholds.number("pair.min_interval")
     if interval is not None and interval > 0:
@@ -94,11 +84,11 @@ def plan(thresholds: Thresholds, zone: ZoneInfo, *, caller: str, callee: str,
     checks = []
     for key, rule, subject, period, reason in (
             ("caller.max_per_hour", "caller_hour", caller, hour_of(now, zone),
-             Reason.CALLER_HOURLY),
+             SuppressionReason.CALLER_HOURLY),
             ("caller.max_per_day", "caller_day", caller, day_of(now, zone),
-             Reason.CALLER_DAILY),
+             SuppressionReason.CALLER_DAILY),
             ("callee.max_per_day", "callee_day", callee, day_of(now, zone),
-             Reason.CALLEE_DAILY)):
+             SuppressionReason.CALLEE_DAILY)):
         limit = thresholds.limit(key)
         if limit is not None:
             checks.append(CounterCheck(rule, subject, period, limit, reason))

@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Integer, bindparam, delete, func, or_, select, update
 
-from interceptor.core.vocabulary import AttemptStatus
+from interceptor.core.vocabulary import AttemptStatus, OutcomeKind
 from interceptor.policy.rules import CounterCheck, PairCheck, Plan
 from interceptor.storage.dialect import table_of, upsert_insert_for
 from interceptor.storage.models import Attempt, PairLastBeep, PolicyCounter
@@ -283,6 +283,6 @@ def expire_stale(engine: Engine, cutoff: datetime) -> int:
                                  type_=UTCDateTime()) < cutoff,
                    Attempt.caller_e164.is_not(None),
                    Attempt.callee_e164.is_not(None))
-            .values(status=AttemptStatus.FAILED.value, beep_outcome="expired",
+            .values(status=AttemptStatus.FAILED.value, beep_outcome=OutcomeKind.EXPIRED.value,
                     status_reason="not beeped within the age limit", updated_at=utcnow()))
         return int(result.rowcount or 0)

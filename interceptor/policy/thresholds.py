@@ -16,10 +16,20 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import time
+from enum import StrEnum
 
-CALLEE_CLASSES = ("on_net", "off_net", "international", "unknown")
+from interceptor.core.vocabulary import CalleeClass
 
 OFF = "off"
+_ON_BY_DEFAULT = frozenset({CalleeClass.ON_NET, CalleeClass.OFF_NET})
+"""The callee classes beeped (and sent the SMS) unless the operator says otherwise."""
+
+
+class QuietHoursMode(StrEnum):
+    """``quiet_hours.mode``: what happens to a beep due inside the quiet hours."""
+
+    SUPPRESS = "suppress"
+    DEFER = "defer"  # to the window's end
 
 
 class ThresholdError(ValueError):
@@ -121,13 +131,11 @@ def _window(raw: str) -> QuietHours:
 
 
 def _specs() -> Iterator[ThresholdSpec]:
-    for callee_class, default in (("on_net", True), ("off_net", True),
-                                  ("international", False), ("unknown", False)):
-        yield ThresholdSpec(f"beep.{callee_class}", "bool", default,
+    for callee_class in CalleeClass:
+        yield ThresholdSpec(f"beep.{callee_class}", "bool", callee_class in _ON_BY_DEFAULT,
                             f"beep callees of class {callee_class}")
-    for callee_class, default in (("on_net", True), ("off_net", True),
-                                  ("international", False), ("unknown", False)):
-        yield ThresholdSpec(f"sms.{callee_class}", "bool", default,
+    for callee_class in CalleeClass:
+        yield ThresholdSpec(f"sms.{callee_class}", "bool", callee_class in _ON_BY_DEFAULT,
                             f"send the SMS to callees of class {callee_class}")
     yield ThresholdSpec("caller.max_per_hour", "limit", 5,
                         "beeps on one caller's behalf per clock hour (operator time)",
@@ -143,9 +151,9 @@ def _specs() -> Iterator[ThresholdSpec]:
                         low=0, high=1_000_000)
     yield ThresholdSpec("quiet_hours.window", "window", QuietHours(time(22), time(7)),
                         "no beeps in this window of the operator's time zone (HH:MM-HH:MM)")
-    yield ThresholdSpec("quiet_hours.mode", "choice", "defer",
+    yield ThresholdSpec("quiet_hours.mode", "choice", QuietHoursMode.DEFER.value,
                         "in quiet hours: suppress the beep, or defer it to the window's end",
-                        choices=("suppress", "defer"))
+                        choices=tuple(mode.value for mode in QuietHoursMode))
     yield ThresholdSpec("quiet_hours.max_delay", "seconds", 36000.0,
                         "defer mode: a beep that would wait longer than this for the "
                         "window's end is suppressed instead", low=60, high=86400)

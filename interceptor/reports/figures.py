@@ -10,6 +10,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from interceptor.core.vocabulary import (
+    CALLED_BACK_KINDS,
+    RANG_OUTCOMES,
+    SMS_SENT_STATUSES,
+    AttemptStatus,
+    CallbackKind,
+    OutcomeKind,
+)
 from interceptor.reports.query import (
     DELAY_BOUNDS,
     CountRow,
@@ -19,10 +27,7 @@ from interceptor.reports.query import (
     delay_rows,
 )
 
-RANG = frozenset({"rang", "answered"})
-SMS_SENT = frozenset({"submitted", "delivered"})
-CALLBACK_KINDS = frozenset({"callback", "after_sms"})  # B called A back
-NOT_A_BEEP = frozenset({"expired"})  # never left: not a beep
+NOT_A_BEEP = frozenset({OutcomeKind.EXPIRED})  # never left: not a beep
 
 
 @dataclass
@@ -111,34 +116,34 @@ def _bump(counts: dict[Any, int], key: Any, amount: int) -> None:
 def add_row(figures: Figures, row: CountRow) -> None:
     n = row.count
     figures.attempts += n
-    if row.status == "suppressed":
+    if row.status == AttemptStatus.SUPPRESSED:
         _bump(figures.suppressed, row.status_reason or "unknown", n)
     beeped = row.beep_outcome is not None and row.beep_outcome not in NOT_A_BEEP
     if row.beep_outcome is not None:
         _bump(figures.beeps, row.beep_outcome, n)
     if beeped:
         figures.beeped += n
-    rang = row.beep_outcome in RANG
+    rang = row.beep_outcome in RANG_OUTCOMES
     if rang:
         figures.rang += n
     if row.sms_status is not None:
         _bump(figures.sms, row.sms_status, n)
-    sms_sent = row.sms_status in SMS_SENT
+    sms_sent = row.sms_status in SMS_SENT_STATUSES
     if beeped or sms_sent:
         figures.notified += n
     if sms_sent and row.in_campaign:
         figures.ad_impressions += n
     kind = row.callback_kind
-    if kind in CALLBACK_KINDS:
+    if kind in CALLED_BACK_KINDS:
         figures.callbacks += n
         if rang:
             figures.callbacks_after_rang += n
         for bound in DELAY_BOUNDS:
             if row.delay_ms is not None and row.delay_ms <= bound:
                 _bump(figures.within, bound // 60_000, n)
-    if kind == "after_sms":
+    if kind == CallbackKind.AFTER_SMS:
         figures.after_sms += n
-    elif kind == "topped_up":
+    elif kind == CallbackKind.TOPPED_UP:
         figures.topped_up += n
     figures.charged_seconds += row.charged_seconds
     figures.revenue += row.revenue
@@ -155,7 +160,7 @@ def aggregate(query: ReportQuery, rows: Iterable[CountRow], delays: Sequence[Del
         add_row(figures, row)
         add_row(total, row)
     for delay in delays:
-        if delay.callback_kind not in CALLBACK_KINDS:
+        if delay.callback_kind not in CALLED_BACK_KINDS:
             continue
         total.delays_ms.append(delay.delay_ms)
         if delay.group in groups:

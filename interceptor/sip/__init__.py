@@ -6,14 +6,13 @@ See README.md in this folder for the call flow, routing and loop safety.
 from interceptor.sip.config import SipConfig, parse_sip
 from interceptor.sip.emitter import BeepEmitter
 from interceptor.sip.marker import is_beep_call, is_beep_charging_id
-from interceptor.sip.outcome import BeepOutcome, BeepRequest, CallTimes, OutcomeKind
+from interceptor.sip.outcome import BeepOutcome, BeepRequest, CallTimes
 
 __all__ = [
     "BeepEmitter",
     "BeepOutcome",
     "BeepRequest",
     "CallTimes",
-    "OutcomeKind",
     "SipConfig",
     "is_beep_call",
     "is_beep_charging_id",

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from interceptor.core.reactor import Clock, DelayedCall
+from interceptor.core.vocabulary import OutcomeKind
 from interceptor.sip.builder import RequestBuilder
 from interceptor.sip.config import SipTimers
 from interceptor.sip.message import OutgoingRequest, SipResponse
-from interceptor.sip.outcome import CallTimes, OutcomeKind, kind_for_final
+from interceptor.sip.outcome import CallTimes, kind_for_final
 from interceptor.sip.transaction import (
     ClientTransaction,
     Flow,

@@ -10,12 +10,12 @@ import re
 from dataclasses import dataclass, field
 
 from interceptor.core.section import ConfigError, Section
+from interceptor.core.vocabulary import KNOWN_CALLEE_CLASSES, OutcomeKind
 
-CALLEE_CLASSES = ("on_net", "off_net", "international")
 TRANSPORTS = ("udp", "tcp")
 URI_SCHEMES = ("sip", "tel")
 SDP_DIRECTIONS = ("inactive", "sendrecv")
-RETRYABLE_OUTCOMES = ("busy", "unavailable")
+RETRYABLE_OUTCOMES = (OutcomeKind.BUSY.value, OutcomeKind.UNAVAILABLE.value)  # B is there
 RING_TIME_RANGE_MS = (300, 500)
 _E164 = re.compile(r"^\+?[1-9][0-9]{5,14}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9!%*_+`'~.-]+$")  # RFC 3261 token (header names, tags)
@@ -220,7 +220,7 @@ def _timers(section: Section, force: bool) -> SipTimers:
 
 def _routes(section: Section) -> tuple[RouteConfig, ...]:
     routes = []
-    for callee_class in CALLEE_CLASSES:
+    for callee_class in KNOWN_CALLEE_CLASSES:
         if section.has(callee_class):
             routes.append(_route(section.section(callee_class), callee_class))
     section.reject_unknown()

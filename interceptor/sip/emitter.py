@@ -18,12 +18,13 @@ from twisted.application import service
 from twisted.internet import defer
 
 from interceptor.core.reactor import DelayedCall, Reactor
+from interceptor.core.vocabulary import OutcomeKind
 from interceptor.sip.builder import RequestBuilder, plus_e164
 from interceptor.sip.call import BeepCall, CallResult
 from interceptor.sip.config import BeepLimits, RouteConfig, SipConfig, is_e164, is_ip_address
 from interceptor.sip.limits import Admission
 from interceptor.sip.message import IdSource, SipRequest, build_response
-from interceptor.sip.outcome import BeepOutcome, BeepRequest, OutcomeKind, not_started
+from interceptor.sip.outcome import BeepOutcome, BeepRequest, not_started
 from interceptor.sip.retry import RetryPolicy
 from interceptor.sip.transaction import Flow, TransactionLayer
 from interceptor.sip.transport import FlowReceiver, TcpFlow, open_udp

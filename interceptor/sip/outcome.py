@@ -4,24 +4,9 @@ on the real reactor)."""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
-
-class OutcomeKind(enum.StrEnum):
-    RANG = "rang"  # B's phone rang and we cancelled it: the beep worked
-    BUSY = "busy"  # 486, 600
-    UNAVAILABLE = "unavailable"  # 480
-    NOT_FOUND = "not_found"  # 404, 604
-    DECLINED = "declined"  # 603
-    ANSWERED = "answered"  # 2xx before or racing the CANCEL: ACKed and BYEd at once
-    REJECTED = "rejected"  # any other final 3xx-6xx (not 5xx)
-    NO_RESPONSE = "no_response"  # Timer B: nothing at all came back
-    NO_RING = "no_ring"  # provisional responses, but no 180/183 within ring_wait
-    NETWORK_ERROR = "network_error"  # 5xx, ICMP port unreachable, send errors, TCP failure
-    EXPIRED = "expired"  # could not start within max_age of the attempt
-    REFUSED = "refused"  # never started: queue full, route disabled, bad number, stopped
-    STOPPED = "stopped"  # cancelled because the emitter was stopping
+from interceptor.core.vocabulary import OutcomeKind
 
 
 @dataclass(frozen=True)
@@ -59,14 +44,6 @@ class BeepOutcome:
     attempts: int  # INVITEs sent for this request, retries included
     times: CallTimes
     ring_time: float | None  # CANCEL sent - first 180/183, seconds
-
-    @property
-    def rang(self) -> bool:
-        return self.kind is OutcomeKind.RANG
-
-    @property
-    def retryable(self) -> bool:
-        return self.kind in (OutcomeKind.BUSY, OutcomeKind.UNAVAILABLE)
 
 
 def kind_for_final(status: int) -> OutcomeKind:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from interceptor.core.vocabulary import OutcomeKind
 from interceptor.sip.config import RetryConfig
-from interceptor.sip.outcome import OutcomeKind
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,8 @@ from datetime import date, datetime
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from interceptor.core.vocabulary import CampaignStatus
 from interceptor.storage.models import AdCampaign, AdCampaignDaily
-
-STATUSES = ("active", "paused", "removed")
 
 
 class CampaignExistsError(ValueError):
@@ -40,7 +39,7 @@ def add_campaign(engine: Engine, *, name: str, text: str, weight: int,
         with engine.begin() as connection:
             result = connection.execute(insert(AdCampaign).values(
                 name=name, text=text, weight=weight, starts_at=starts_at, ends_at=ends_at,
-                classes=classes, daily_cap=daily_cap, status="active", impressions=0,
+                classes=classes, daily_cap=daily_cap, status=CampaignStatus.ACTIVE, impressions=0,
                 delivered=0))
             key = result.inserted_primary_key
             assert key is not None
@@ -52,18 +51,18 @@ def add_campaign(engine: Engine, *, name: str, text: str, weight: int,
 def campaigns(engine: Engine, include_removed: bool = False) -> list[CampaignRow]:
     query = select(AdCampaign.__table__).order_by(AdCampaign.id)
     if not include_removed:
-        query = query.where(AdCampaign.status != "removed")
+        query = query.where(AdCampaign.status != CampaignStatus.REMOVED)
     with engine.connect() as connection:
         return [CampaignRow(**row._mapping) for row in connection.execute(query)]
 
 
-def set_status(engine: Engine, name: str, status: str) -> bool:
+def set_status(engine: Engine, name: str, status: CampaignStatus) -> bool:
     """False if no campaign has that name (removed ones can be neither paused nor
     resumed)."""
     with engine.begin() as connection:
         query = update(AdCampaign).where(AdCampaign.name == name)
-        if status != "removed":
-            query = query.where(AdCampaign.status != "removed")
+        if status != CampaignStatus.REMOVED:
+            query = query.where(AdCampaign.status != CampaignStatus.REMOVED)
         return bool(connection.execute(query.values(status=status)).rowcount)
 
 

@@ -11,33 +11,45 @@ import os
 import re
 import string
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from interceptor.core.section import ConfigError, Section
+from interceptor.core.vocabulary import NOT_BEEPED, CalleeClass, OutcomeKind
 from interceptor.smpp.config import BIND_MODES, BindConfig, PoolConfig
 from interceptor.sms.gsm7 import CONCAT_MODES
 
-CLASSES = ("on_net", "off_net", "international", "unknown")
-SENDER_TYPES = ("caller", "short_code", "alphanumeric")
-CALLER_FORMATS = ("national", "national_spaced", "international")
+
+class SenderType(StrEnum):
+    """Who an SMS comes from (``sender.<class>.type``)."""
+
+    CALLER = "caller"  # A's MSISDN (TON 1, NPI 1)
+    SHORT_CODE = "short_code"  # TON 3
+    ALPHANUMERIC = "alphanumeric"  # TON 5
+
+
+class CallerFormat(StrEnum):
+    """How ``{caller}`` and ``{callee}`` are written."""
+
+    NATIONAL = "national"  # 0912345678
+    NATIONAL_SPACED = "national_spaced"  # 0912 345 678
+    INTERNATIONAL = "international"  # +84912345678
+
+
 PLACEHOLDERS = frozenset({"caller", "caller_national", "caller_international", "callee",
                           "time", "date", "ad"})
-# beep outcomes (interceptor.sip.outcome.OutcomeKind values) and "not_beeped"
-BEEP_OUTCOMES = ("rang", "answered", "busy", "unavailable", "declined", "not_found",
-                 "no_ring", "no_answer", "timeout", "network_error", "rejected", "refused",
-                 "expired", "not_beeped")
-_DEFAULT_SEND_AFTER = {"on_net": "always", "off_net": "always", "international": "never",
-                       "unknown": "never"}
+# What a send_after list may name: every beep outcome, and not_beeped.
+SEND_AFTER_OUTCOMES = (*(kind.value for kind in OutcomeKind), NOT_BEEPED)
+_SEND_BY_DEFAULT = frozenset({CalleeClass.ON_NET, CalleeClass.OFF_NET})  # else never
 _SHORT_CODE = re.compile(r"^[0-9]{3,8}$")
 _ALPHANUMERIC = re.compile(r"^[A-Za-z0-9 ._-]{1,11}$")
 
 
 @dataclass(frozen=True)
 class SenderConfig:
-    # caller: A's MSISDN (TON 1, NPI 1); short_code (TON 3); alphanumeric (TON 5)
-    kind: str = "caller"
+    kind: SenderType = SenderType.CALLER
     value: str | None = None
 
 
@@ -64,7 +76,7 @@ class SmsConfig:
     time_zone: str = "Asia/Ho_Chi_Minh"
     time_format: str = "%H:%M"
     date_format: str = "%d/%m"
-    caller_format: str = "national"
+    caller_format: CallerFormat = CallerFormat.NATIONAL
     country_code: str = "84"
     national_prefix: str = "0"
     to_caller: bool = False
@@ -89,9 +101,9 @@ def parse_sms(section: Section, *, base_dir: Path | None = None,
         ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError("unknown time zone", section.at("time_zone")) from None
-    caller_format = section.str("caller_format", "national")
-    if caller_format not in CALLER_FORMATS:
-        raise ConfigError(f"must be one of {', '.join(CALLER_FORMATS)}",
+    caller_format = section.str("caller_format", CallerFormat.NATIONAL.value)
+    if caller_format not in tuple(CallerFormat):
+        raise ConfigError(f"must be one of {', '.join(CallerFormat)}",
                           section.at("caller_format"))
     concatenation = section.str("concatenation", "udh")
     if concatenation not in CONCAT_MODES:
@@ -116,7 +128,7 @@ def parse_sms(section: Section, *, base_dir: Path | None = None,
         time_zone=time_zone,
         time_format=section.str("time_format", "%H:%M"),
         date_format=section.str("date_format", "%d/%m"),
-        caller_format=caller_format,
+        caller_format=CallerFormat(caller_format),
         country_code=str(section.int("country_code", int(country_code), low=1, high=999)),
         national_prefix=section.str("national_prefix", national_prefix, allow_empty=True),
         to_caller=to_caller,
@@ -229,20 +241,20 @@ def _password(section: Section, base_dir: Path | None) -> str:
 
 def _send_after(section: Section) -> dict[str, tuple[str, ...]]:
     result: dict[str, tuple[str, ...]] = {}
-    for name in CLASSES:
+    for name in CalleeClass:
         raw = section.raw.get(name)
         if raw is None or isinstance(raw, str):
-            raw = section.str(name, _DEFAULT_SEND_AFTER[name])
+            raw = section.str(name, "always" if name in _SEND_BY_DEFAULT else "never")
         if raw == "always":
-            result[name] = BEEP_OUTCOMES
+            result[name] = SEND_AFTER_OUTCOMES
         elif raw == "never":
             result[name] = ()
         else:
             outcomes = section.str_list(name)
             for index, outcome in enumerate(outcomes):
-                if outcome not in BEEP_OUTCOMES:
+                if outcome not in SEND_AFTER_OUTCOMES:
                     raise ConfigError(f"must be always, never or a list of: "
-                                      f"{', '.join(BEEP_OUTCOMES)}",
+                                      f"{', '.join(SEND_AFTER_OUTCOMES)}",
                                       (*section.at(name), index))
             result[name] = tuple(outcomes)
     section.reject_unknown()
@@ -285,11 +297,11 @@ def _language(section: Section, templates: dict[str, Templates]) -> dict[str, st
         language = section.str("language", first)
         if language not in templates:
             raise ConfigError("has no templates", section.at("language"))
-        return dict.fromkeys(CLASSES, language)
+        return {name: language for name in CalleeClass}
     sub = section.section("language")
     default = sub.str("default", first)
-    result = {}
-    for name in CLASSES:
+    result: dict[str, str] = {}
+    for name in CalleeClass:
         value = sub.str(name, default)
         if value not in templates:
             raise ConfigError("has no templates", sub.at(name))
@@ -299,25 +311,26 @@ def _language(section: Section, templates: dict[str, Templates]) -> dict[str, st
 
 
 def _senders(section: Section) -> dict[str, SenderConfig]:
-    result = {name: _sender(section.section(name)) for name in CLASSES}
+    result: dict[str, SenderConfig] = {name: _sender(section.section(name))
+                                       for name in CalleeClass}
     section.reject_unknown()
     return result
 
 
 def _sender(sub: Section, allow_caller: bool = True) -> SenderConfig:
-    kind = sub.str("type", "caller" if allow_caller else None)
-    types = SENDER_TYPES if allow_caller else SENDER_TYPES[1:]
+    kind = sub.str("type", SenderType.CALLER.value if allow_caller else None)
+    types = [t for t in SenderType if allow_caller or t is not SenderType.CALLER]
     if kind not in types:
         raise ConfigError(f"must be one of {', '.join(types)}", sub.at("type"))
     value = sub.optional_str("value")
-    if kind == "caller":
+    if kind == SenderType.CALLER:
         if value is not None:
             raise ConfigError("takes no value (A's own number is sent)", sub.at("value"))
     elif value is None:
         raise ConfigError(f"is required for a {kind} sender", sub.at("value"))
-    elif kind == "short_code" and not _SHORT_CODE.match(value):
+    elif kind == SenderType.SHORT_CODE and not _SHORT_CODE.match(value):
         raise ConfigError("must be 3 to 8 digits", sub.at("value"))
-    elif kind == "alphanumeric" and not _ALPHANUMERIC.match(value):
+    elif kind == SenderType.ALPHANUMERIC and not _ALPHANUMERIC.match(value):
         raise ConfigError("must be 1 to 11 letters, digits, space . _ -", sub.at("value"))
     sub.reject_unknown()
-    return SenderConfig(kind, value)
+    return SenderConfig(SenderType(kind), value)

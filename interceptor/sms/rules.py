@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from interceptor.core.vocabulary import NOT_BEEPED
+
 
 @dataclass(frozen=True)
 class SmsRule:
-    send_after: Mapping[str, tuple[str, ...]]  # class -> outcomes (see config.BEEP_OUTCOMES)
+    send_after: Mapping[str, tuple[str, ...]]  # class -> outcomes (config.SEND_AFTER_OUTCOMES)
 
     def wanted(self, callee_class: str, beep_outcome: str | None) -> bool:
         outcomes = self.send_after.get(callee_class, ())
-        return (beep_outcome or "not_beeped") in outcomes
+        return (beep_outcome or NOT_BEEPED) in outcomes

@@ -24,6 +24,7 @@ from twisted.python.failure import Failure
 from interceptor.core.batching import BatchSaver, ScanTrigger
 from interceptor.core.reactor import Clock, DelayedCall, Reactor
 from interceptor.core.runner import Runner
+from interceptor.core.vocabulary import SmsStatus
 from interceptor.smpp.messages import (
     NPI_ISDN,
     NPI_UNKNOWN,
@@ -37,11 +38,8 @@ from interceptor.smpp.messages import (
 from interceptor.smpp.pool import Breaker, SmppPool, SubmitFailedError
 from interceptor.sms import gsm7
 from interceptor.sms.ads import AdSelector, Campaign
-from interceptor.sms.config import SenderConfig, SmsConfig
+from interceptor.sms.config import SenderConfig, SenderType, SmsConfig
 from interceptor.sms.store import (
-    FAILED,
-    QUEUED,
-    SUBMITTED,
     ClaimedSms,
     SmsResult,
     apply_receipts,
@@ -207,9 +205,9 @@ class SmsScheduler(service.Service):
         return self._reference
 
     def _source(self, sender: SenderConfig, caller: str) -> Address:
-        if sender.kind == "short_code":
+        if sender.kind == SenderType.SHORT_CODE:
             return Address(sender.value or "", TON_NETWORK_SPECIFIC, NPI_UNKNOWN)
-        if sender.kind == "alphanumeric":
+        if sender.kind == SenderType.ALPHANUMERIC:
             return Address(sender.value or "", TON_ALPHANUMERIC, NPI_UNKNOWN)
         return Address(caller, TON_INTERNATIONAL, NPI_ISDN)
 
@@ -235,7 +233,7 @@ class SmsScheduler(service.Service):
                                         attempt.callee_e164, attempt.occurred_at,
                                         campaign.text if campaign else None)
         if rendered.parts > config.max_parts:
-            self._result(SmsResult(attempt.attempt_id, FAILED, parts=rendered.parts,
+            self._result(SmsResult(attempt.attempt_id, SmsStatus.FAILED, parts=rendered.parts,
                                    error=f"text needs {rendered.parts} parts, more than "
                                          f"max_parts {config.max_parts}"))
             return defer.succeed(None)
@@ -250,7 +248,7 @@ class SmsScheduler(service.Service):
             if campaign_id is not None:
                 self.counters.with_ad += 1
             sent_at = self._now()
-            self._result(SmsResult(attempt.attempt_id, SUBMITTED, tuple(message_ids),
+            self._result(SmsResult(attempt.attempt_id, SmsStatus.SUBMITTED, tuple(message_ids),
                                    rendered.parts, campaign_id, sent_at=sent_at))
             for listener in self.on_submitted:
                 listener(attempt.attempt_id, sent_at)
@@ -266,10 +264,10 @@ class SmsScheduler(service.Service):
             if isinstance(error, SubmitFailedError) and error.transient:
                 logger.info("SMS for %s not sent (%s): back to the queue",
                             attempt.attempt_id, error)
-                self._result(SmsResult(attempt.attempt_id, QUEUED))
+                self._result(SmsResult(attempt.attempt_id, SmsStatus.QUEUED))
             else:
                 logger.warning("SMS for %s refused: %s", attempt.attempt_id, error)
-                self._result(SmsResult(attempt.attempt_id, FAILED, parts=rendered.parts,
+                self._result(SmsResult(attempt.attempt_id, SmsStatus.FAILED, parts=rendered.parts,
                                        error=str(error)[:500]))
 
         return sent.addCallbacks(done, failed)
@@ -295,7 +293,7 @@ class SmsScheduler(service.Service):
 
     def _saved(self, batch: list[SmsResult]) -> None:
         for result in batch:
-            if result.status == SUBMITTED and result.campaign_id is not None:
+            if result.status == SmsStatus.SUBMITTED and result.campaign_id is not None:
                 self.ads.saved(result.campaign_id)
         if self._receipts:
             self._schedule_receipts(0.0)

@@ -16,20 +16,19 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 
+from interceptor.core.vocabulary import CampaignStatus, SmsStatus
 from interceptor.smpp.messages import DeliveryReceipt
 from interceptor.sms.ads import Campaign
 from interceptor.storage.models import AdCampaign, AdCampaignDaily, Attempt
 from interceptor.storage.types import utcnow
 
-QUEUED, SENDING, SUBMITTED = "queued", "sending", "submitted"
-DELIVERED, UNDELIVERABLE, FAILED, EXPIRED = "delivered", "undeliverable", "failed", "expired"
 _UNDELIVERABLE_STATES = frozenset({"UNDELIV", "EXPIRED", "REJECTD", "DELETED", "UNKNOWN"})
 
 
 def queued(now: datetime) -> dict[str, object]:
     """The column values that put an attempt's SMS in the queue: the beep wing writes
     them with the beep's outcome, in the same transaction (the hand-off)."""
-    return {"sms_status": QUEUED, "sms_queued_at": now}
+    return {"sms_status": SmsStatus.QUEUED, "sms_queued_at": now}
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class ClaimedSms:
 @dataclass(frozen=True)
 class SmsResult:
     attempt_id: str
-    status: str  # submitted | failed | queued (released unsent)
+    status: SmsStatus  # submitted | failed | queued (released unsent)
     message_ids: tuple[str, ...] = ()
     parts: int | None = None
     campaign_id: int | None = None
@@ -59,7 +58,7 @@ def claim_queued(engine: Engine, cutoff: datetime, limit: int) -> list[ClaimedSm
         rows = connection.execute(
             select(Attempt.attempt_id, Attempt.caller_e164, Attempt.callee_e164,
                    Attempt.callee_class, Attempt.occurred_at)
-            .where(Attempt.sms_status == QUEUED, Attempt.sms_queued_at >= cutoff,
+            .where(Attempt.sms_status == SmsStatus.QUEUED, Attempt.sms_queued_at >= cutoff,
                    Attempt.caller_e164.is_not(None), Attempt.callee_e164.is_not(None))
             .order_by(Attempt.sms_queued_at)
             .limit(limit)).all()
@@ -67,8 +66,9 @@ def claim_queued(engine: Engine, cutoff: datetime, limit: int) -> list[ClaimedSm
         for row in rows:
             result = connection.execute(
                 update(Attempt)
-                .where(Attempt.attempt_id == row.attempt_id, Attempt.sms_status == QUEUED)
-                .values(sms_status=SENDING, updated_at=now))
+                .where(Attempt.attempt_id == row.attempt_id,
+                       Attempt.sms_status == SmsStatus.QUEUED)
+                .values(sms_status=SmsStatus.SENDING, updated_at=now))
             if result.rowcount == 1:
                 claimed.append(ClaimedSms(row.attempt_id, row.caller_e164, row.callee_e164,
                                           row.callee_class, row.occurred_at))
@@ -79,9 +79,9 @@ def expire_queued(engine: Engine, cutoff: datetime) -> int:
     with engine.begin() as connection:
         result = connection.execute(
             update(Attempt)
-            .where(Attempt.sms_status == QUEUED,
+            .where(Attempt.sms_status == SmsStatus.QUEUED,
                    or_(Attempt.sms_queued_at < cutoff, Attempt.sms_queued_at.is_(None)))
-            .values(sms_status=EXPIRED, sms_error="not sent within the age limit",
+            .values(sms_status=SmsStatus.EXPIRED, sms_error="not sent within the age limit",
                     updated_at=utcnow()))
         return int(result.rowcount or 0)
 
@@ -90,18 +90,19 @@ def trim_queue(engine: Engine, limit: int) -> int:
     """Keep at most ``limit`` SMS queued: the oldest beyond it are ``expired`` (a long
     SMSC outage must not leave an unbounded backlog to flood B with stale news)."""
     with engine.begin() as connection:
-        depth = int(connection.execute(select(func.count()).select_from(Attempt)
-                                       .where(Attempt.sms_status == QUEUED)).scalar_one())
+        depth = int(connection.execute(
+            select(func.count()).select_from(Attempt)
+            .where(Attempt.sms_status == SmsStatus.QUEUED)).scalar_one())
         excess = depth - limit
         if excess <= 0:
             return 0
         oldest = [row[0] for row in connection.execute(
-            select(Attempt.attempt_id).where(Attempt.sms_status == QUEUED)
+            select(Attempt.attempt_id).where(Attempt.sms_status == SmsStatus.QUEUED)
             .order_by(Attempt.sms_queued_at).limit(excess))]
         result = connection.execute(
             update(Attempt).where(Attempt.attempt_id.in_(oldest),
-                                  Attempt.sms_status == QUEUED)
-            .values(sms_status=EXPIRED, sms_error="dropped: queue limit reached",
+                                  Attempt.sms_status == SmsStatus.QUEUED)
+            .values(sms_status=SmsStatus.EXPIRED, sms_error="dropped: queue limit reached",
                     updated_at=utcnow()))
         return int(result.rowcount or 0)
 
@@ -109,8 +110,8 @@ def trim_queue(engine: Engine, limit: int) -> int:
 def queue_depth(engine: Engine) -> int:
     with engine.connect() as connection:
         return int(connection.execute(
-            select(func.count()).select_from(Attempt).where(Attempt.sms_status == QUEUED)
-        ).scalar_one())
+            select(func.count()).select_from(Attempt)
+            .where(Attempt.sms_status == SmsStatus.QUEUED)).scalar_one())
 
 
 def save_sms_results(engine: Engine, results: Sequence[SmsResult], day: date) -> None:
@@ -119,7 +120,7 @@ def save_sms_results(engine: Engine, results: Sequence[SmsResult], day: date) ->
     with engine.begin() as connection:
         for result in results:
             values: dict[str, object] = {"sms_status": result.status, "updated_at": now}
-            if result.status != QUEUED:
+            if result.status != SmsStatus.QUEUED:
                 values.update(
                     sms_message_id=result.message_ids[0] if result.message_ids else None,
                     sms_message_ids=" ".join(result.message_ids) or None,
@@ -127,7 +128,7 @@ def save_sms_results(engine: Engine, results: Sequence[SmsResult], day: date) ->
                     sms_error=result.error, sms_sent_at=result.sent_at)
             connection.execute(update(Attempt).where(Attempt.attempt_id == result.attempt_id)
                                .values(**values))
-            if result.status == SUBMITTED and result.campaign_id is not None:
+            if result.status == SmsStatus.SUBMITTED and result.campaign_id is not None:
                 _count(connection, result.campaign_id, day, "impressions")
 
 
@@ -162,29 +163,31 @@ def apply_receipts(engine: Engine, receipts: Sequence[DeliveryReceipt],
                 row = connection.execute(
                     select(Attempt.attempt_id, Attempt.sms_status, Attempt.sms_campaign_id,
                            Attempt.sms_message_id)
-                    .where(Attempt.sms_status == SUBMITTED,
+                    .where(Attempt.sms_status == SmsStatus.SUBMITTED,
                            (" " + func.coalesce(Attempt.sms_message_ids, "") + " ")
                            .like(pattern))).first()
             if row is None:
                 unmatched.append(receipt)
                 continue
             if receipt.state == "DELIVRD":
-                status = DELIVERED
+                status = SmsStatus.DELIVERED
             elif receipt.state in _UNDELIVERABLE_STATES:
-                status = UNDELIVERABLE
+                status = SmsStatus.UNDELIVERABLE
             else:
                 status = row.sms_status  # ACCEPTD, ENROUTE: not final
-            if row.sms_status in (DELIVERED, UNDELIVERABLE) and \
+            if row.sms_status in (SmsStatus.DELIVERED, SmsStatus.UNDELIVERABLE) and \
                     row.sms_message_id != receipt.message_id:
                 continue  # another part's receipt: the first part's decides
             values: dict[str, object] = {"sms_dlr_state": receipt.state,
                                          "sms_status": status, "updated_at": now}
-            if status == DELIVERED:
+            if status == SmsStatus.DELIVERED:
                 values["sms_delivered_at"] = now
             changed = connection.execute(
                 update(Attempt).where(Attempt.attempt_id == row.attempt_id,
-                                      Attempt.sms_status != DELIVERED).values(**values))
-            if changed.rowcount and status == DELIVERED and row.sms_campaign_id is not None:
+                                      Attempt.sms_status != SmsStatus.DELIVERED)
+                .values(**values))
+            if changed.rowcount and status == SmsStatus.DELIVERED \
+                    and row.sms_campaign_id is not None:
                 _count(connection, row.sms_campaign_id, day, "delivered")
     return unmatched
 
@@ -197,7 +200,7 @@ def load_campaigns(engine: Engine, now: datetime, day: date) -> list[Campaign]:
                    func.coalesce(AdCampaignDaily.impressions, 0).label("today"))
             .outerjoin(AdCampaignDaily, and_(AdCampaignDaily.campaign_id == AdCampaign.id,
                                              AdCampaignDaily.day == day))
-            .where(AdCampaign.status == "active",
+            .where(AdCampaign.status == CampaignStatus.ACTIVE,
                    or_(AdCampaign.ends_at.is_(None), AdCampaign.ends_at > now))
             .order_by(AdCampaign.id)).all()
     return [Campaign(id=c.id, name=c.name, text=c.text, weight=c.weight,

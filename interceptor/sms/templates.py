@@ -8,7 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from interceptor.sms import gsm7
-from interceptor.sms.config import SmsConfig
+from interceptor.sms.config import CallerFormat, SmsConfig
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,10 @@ class MessageComposer:
 
     def caller_text(self, e164: str) -> str:
         style = self.config.caller_format
-        if style == "international":
+        if style == CallerFormat.INTERNATIONAL:
             return "+" + e164
         national = self.national(e164)
-        return self.spaced(national) if style == "national_spaced" else national
+        return self.spaced(national) if style == CallerFormat.NATIONAL_SPACED else national
 
     def render(self, template: str, caller: str, callee: str, when: datetime,
                ad: str | None) -> Rendered:

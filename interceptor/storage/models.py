@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -29,6 +30,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql import func
 
+from interceptor.core.vocabulary import (
+    AttemptStatus,
+    BlacklistScope,
+    CalleeClass,
+    CampaignStatus,
+    PortabilityStatus,
+)
 from interceptor.storage.types import UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
@@ -38,6 +46,12 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+def _one_of(column: str, vocabulary: type[StrEnum]) -> str:
+    """A CHECK constraint's text: ``column`` holds one of the vocabulary's words."""
+    words = ", ".join(f"'{word.value}'" for word in vocabulary)
+    return f"{column} IN ({words})"
+
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; BIGINT elsewhere.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -89,7 +103,8 @@ class Attempt(Base):
     caller_e164: Mapped[str | None] = mapped_column(String(32))
     callee_raw: Mapped[str | None] = mapped_column(Text)
     callee_e164: Mapped[str | None] = mapped_column(String(32))
-    callee_class: Mapped[str] = mapped_column(String(16), default="unknown")
+    callee_class: Mapped[str] = mapped_column(String(16),
+                                              default=CalleeClass.UNKNOWN.value)
     normalisation_failure: Mapped[str | None] = mapped_column(Text)
     result_code: Mapped[int] = mapped_column(Integer)
     result_code_source: Mapped[str] = mapped_column(String(16))
@@ -101,7 +116,8 @@ class Attempt(Base):
     interceptor_host: Mapped[str | None] = mapped_column(String(255))
 
     # --- life cycle: moved forward by each wing's store -----------------------------------
-    status: Mapped[str] = mapped_column(String(32), default="recorded")
+    status: Mapped[str] = mapped_column(String(32),
+                                         default=AttemptStatus.RECORDED.value)
     status_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -149,7 +165,7 @@ class BlacklistEntry(Base):
 
     __tablename__ = "blacklist"
     __table_args__ = (
-        CheckConstraint("scope IN ('caller', 'callee')", name="scope"),
+        CheckConstraint(_one_of("scope", BlacklistScope), name="scope"),
         UniqueConstraint("scope", "number"),
     )
 
@@ -168,7 +184,7 @@ class PortedNumber(Base):
 
     __tablename__ = "number_portability"
     __table_args__ = (
-        CheckConstraint("status IN ('ported_in', 'ported_out')", name="status"),
+        CheckConstraint(_one_of("status", PortabilityStatus), name="status"),
     )
 
     e164: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -255,7 +271,7 @@ class CallbackWatch(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     attempt_id: Mapped[str] = mapped_column(String(36))
-    kind: Mapped[str] = mapped_column(String(16))  # callee | caller | session
+    kind: Mapped[str] = mapped_column(String(16))  # a WatchKind
     watch_key: Mapped[str] = mapped_column(Text)  # last digits of a number, or Session-Id
     party_e164: Mapped[str | None] = mapped_column(String(32))  # who will call
     other_e164: Mapped[str | None] = mapped_column(String(32))  # whom they must call
@@ -271,7 +287,7 @@ class AdCampaign(Base):
 
     __tablename__ = "ad_campaigns"
     __table_args__ = (
-        CheckConstraint("status IN ('active', 'paused', 'removed')", name="status"),
+        CheckConstraint(_one_of("status", CampaignStatus), name="status"),
         CheckConstraint("weight >= 0", name="weight"),
     )
 
@@ -283,7 +299,8 @@ class AdCampaign(Base):
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     classes: Mapped[str] = mapped_column(String(64), default="")  # comma list; "" = all
     daily_cap: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(String(16),
+                                        default=CampaignStatus.ACTIVE.value)
     impressions: Mapped[int] = mapped_column(BigInteger, default=0)
     delivered: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow,

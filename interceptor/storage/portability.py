@@ -17,7 +17,7 @@ from interceptor.storage.types import utcnow
 @dataclass(frozen=True)
 class PortedItem:
     e164: str
-    status: str  # 'ported_in' | 'ported_out'
+    status: str  # a PortabilityStatus
     routing_number: str | None = None
     operator: str | None = None
 

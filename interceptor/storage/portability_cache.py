@@ -9,18 +9,18 @@ again only when that changed (an ``mnp import``). A failed refresh keeps the las
 from __future__ import annotations
 
 import logging
-from typing import Literal
 
 from sqlalchemy import Engine
 
 from interceptor.core.reactor import Clock
 from interceptor.core.runner import Runner
+from interceptor.core.vocabulary import PortabilityStatus
 from interceptor.storage.portability import Fingerprint, load_statuses_if_changed
 from interceptor.storage.reloader import ReloadingCache
 
 logger = logging.getLogger(__name__)
 
-Status = Literal["ported_in", "ported_out"]
+_STATUS_OF = {status.value: status for status in PortabilityStatus}
 
 
 class PortabilityCache(ReloadingCache[tuple[Fingerprint, dict[str, str] | None]]):
@@ -30,10 +30,10 @@ class PortabilityCache(ReloadingCache[tuple[Fingerprint, dict[str, str] | None]]
                  database_label: str = "database") -> None:
         super().__init__(runner, clock, refresh, f"number portability from {database_label}")
         self._engine = engine
-        self._statuses: dict[str, Status] = {}
+        self._statuses: dict[str, PortabilityStatus] = {}
         self._fingerprint: Fingerprint | None = None
 
-    def status(self, e164: str) -> Status | None:
+    def status(self, e164: str) -> PortabilityStatus | None:
         """"ported_in" (now ours), "ported_out" (now another operator's) or None."""
         return self._statuses.get(e164)
 
@@ -46,12 +46,11 @@ class PortabilityCache(ReloadingCache[tuple[Fingerprint, dict[str, str] | None]]
     def _apply(self, loaded: tuple[Fingerprint, dict[str, str] | None]) -> None:
         fingerprint, statuses = loaded
         if statuses is not None:
-            known: dict[str, Status] = {}
-            for e164, status in statuses.items():
-                if status == "ported_in":
-                    known[e164] = "ported_in"
-                elif status == "ported_out":
-                    known[e164] = "ported_out"
+            known: dict[str, PortabilityStatus] = {}
+            for e164, text in statuses.items():
+                status = _STATUS_OF.get(text)
+                if status is not None:
+                    known[e164] = status
             self._statuses = known
             logger.info("number portability loaded: %s numbers", len(self._statuses))
         self._fingerprint = fingerprint

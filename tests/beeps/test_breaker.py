@@ -14,11 +14,12 @@ from twisted.internet import defer
 from twisted.internet.task import Clock
 
 from interceptor.beeps.scheduler import BeepScheduler
+from interceptor.core.vocabulary import OutcomeKind
 from interceptor.policy.config import PolicyConfig
 from interceptor.policy.service import PolicyService
 from interceptor.policy.thresholds import SPECS
 from interceptor.sip.config import BeepLimits, RouteConfig, SipConfig
-from interceptor.sip.outcome import BeepOutcome, BeepRequest, CallTimes, OutcomeKind
+from interceptor.sip.outcome import BeepOutcome, BeepRequest, CallTimes
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt

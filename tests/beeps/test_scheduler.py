@@ -8,10 +8,11 @@ from typing import Any
 from twisted.internet.task import Clock
 
 from interceptor.beeps.scheduler import BeepScheduler
+from interceptor.core.vocabulary import OutcomeKind
 from interceptor.policy.config import PolicyConfig
 from interceptor.policy.service import PolicyService
 from interceptor.sip.config import RouteConfig, SipConfig
-from interceptor.sip.outcome import BeepOutcome, BeepRequest, CallTimes, OutcomeKind, not_started
+from interceptor.sip.outcome import BeepOutcome, BeepRequest, CallTimes, not_started
 from interceptor.sms.rules import SmsRule
 
 

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from interceptor.core.vocabulary import SuppressionReason
 from interceptor.policy.calendar import day_of, hour_of, quiet_until
-from interceptor.policy.rules import Reason, plan
+from interceptor.policy.rules import plan
 from interceptor.policy.thresholds import SPECS, QuietHours, Thresholds
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")  # UTC+7, no DST
@@ -85,7 +86,7 @@ NOON_HCM = at("2026-11-25T05:00:00")
 def test_a_class_with_beeps_and_sms_off_is_suppressed() -> None:
     result = plan(thresholds(), HCM, caller="84912000001", callee="12025550100",
                   callee_class="international", now=NOON_HCM)
-    assert (result.refusal, result.beep, result.sms) == (Reason.CLASS_OFF, False, False)
+    assert (result.refusal, result.beep, result.sms) == (SuppressionReason.CLASS_OFF, False, False)
 
 
 def test_sms_only_when_beeps_are_off_for_the_class() -> None:
@@ -95,7 +96,7 @@ def test_sms_only_when_beeps_are_off_for_the_class() -> None:
 
 
 @pytest.mark.parametrize(("mode", "refusal", "deferred"), [
-    ("suppress", Reason.QUIET_HOURS, None),
+    ("suppress", SuppressionReason.QUIET_HOURS, None),
     ("defer", None, at("2026-11-26T00:00:00")),  # 07:00 local
 ])
 def test_quiet_hours_suppress_or_defer(mode: str, refusal: str | None,

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, insert, select
 
+from interceptor.core.vocabulary import SuppressionReason
 from interceptor.policy import store as policy_sql
-from interceptor.policy.rules import Reason, plan
+from interceptor.policy.rules import plan
 from interceptor.policy.service import decide_due
 from interceptor.policy.thresholds import SPECS, Thresholds
 from interceptor.storage.engine import make_engine
@@ -76,7 +77,7 @@ CLAIMED = ("beeping", None)
 
 
 @pytest.mark.parametrize(("gap", "expected"), [
-    (599.0, ("suppressed", Reason.PAIR_INTERVAL)),
+    (599.0, ("suppressed", SuppressionReason.PAIR_INTERVAL)),
     (600.0, CLAIMED),  # exactly the interval: allowed
     (601.0, CLAIMED),
 ])
@@ -92,7 +93,7 @@ def test_a_burst_to_one_callee_makes_one_beep_with_the_reason_and_detail(
     policy = Policy(engine)  # defaults: pair interval 600 s
     ids = [policy.attempt(A, B, T0 + timedelta(seconds=i)) for i in range(10)]
     batch = policy.decide(T0 + timedelta(seconds=12))
-    assert len(batch.claimed) == 1 and batch.suppressed == {Reason.PAIR_INTERVAL: 9}
+    assert len(batch.claimed) == 1 and batch.suppressed == {SuppressionReason.PAIR_INTERVAL: 9}
     assert policy.outcome(ids[0]) == CLAIMED  # oldest first
     detail = policy.row(ids[1]).policy_detail
     assert detail == (f"pair {A}->{B}: last beep 0 s ago, minimum interval 600 s")
@@ -104,7 +105,7 @@ def test_caller_hourly_limit_resets_with_the_next_clock_hour(engine: Engine) -> 
     assert beep(policy, A, B2, T0 + timedelta(minutes=30)) == CLAIMED
     third = policy.attempt(A, B3, T0 + timedelta(minutes=59, seconds=59))
     policy.decide(T0 + timedelta(minutes=59, seconds=59))
-    assert policy.outcome(third) == ("suppressed", Reason.CALLER_HOURLY)
+    assert policy.outcome(third) == ("suppressed", SuppressionReason.CALLER_HOURLY)
     assert policy.row(third).policy_detail == f"caller_hour {A} 2026-11-25T12+0700: 2/2"
     assert beep(policy, A, B3, T0 + timedelta(hours=1)) == CLAIMED
     assert beep(policy, A2, B3, T0 + timedelta(minutes=59)) == CLAIMED  # another caller
@@ -116,7 +117,7 @@ def test_caller_daily_limit_turns_at_the_operators_midnight(engine: Engine) -> N
     before_midnight = datetime(2026, 11, 25, 16, 59, 0, tzinfo=UTC)  # 23:59 local
     assert beep(policy, A, B, before_midnight) == CLAIMED
     assert beep(policy, A, B2, before_midnight + timedelta(seconds=59)) == \
-        ("suppressed", Reason.CALLER_DAILY)
+        ("suppressed", SuppressionReason.CALLER_DAILY)
     assert beep(policy, A, B3, before_midnight + timedelta(seconds=60)) == CLAIMED  # 00:00
 
 
@@ -125,7 +126,7 @@ def test_callee_daily_limit_counts_all_callers(engine: Engine) -> None:
     assert beep(policy, A, B, T0) == CLAIMED
     assert beep(policy, A2, B, T0 + timedelta(minutes=1)) == CLAIMED
     assert beep(policy, "84912000077", B, T0 + timedelta(minutes=2)) == \
-        ("suppressed", Reason.CALLEE_DAILY)
+        ("suppressed", SuppressionReason.CALLEE_DAILY)
 
 
 def test_a_refusal_counts_nothing(engine: Engine) -> None:
@@ -133,7 +134,7 @@ def test_a_refusal_counts_nothing(engine: Engine) -> None:
     policy = Policy(engine, caller__max_per_hour="1", callee__max_per_day="5")
     assert beep(policy, A, B, T0) == CLAIMED
     assert beep(policy, A, B2, T0 + timedelta(seconds=5)) == \
-        ("suppressed", Reason.CALLER_HOURLY)
+        ("suppressed", SuppressionReason.CALLER_HOURLY)
     assert policy_sql.pair_last(engine, A, B2) is None
     with engine.connect() as connection:
         counts = dict(connection.execute(
@@ -144,7 +145,7 @@ def test_a_refusal_counts_nothing(engine: Engine) -> None:
 
 def test_a_limit_of_zero_refuses_everything(engine: Engine) -> None:
     policy = Policy(engine, callee__max_per_day="0")
-    assert beep(policy, A, B, T0) == ("suppressed", Reason.CALLEE_DAILY)
+    assert beep(policy, A, B, T0) == ("suppressed", SuppressionReason.CALLEE_DAILY)
 
 
 def test_class_switch_and_sms_only(engine: Engine) -> None:
@@ -152,7 +153,7 @@ def test_class_switch_and_sms_only(engine: Engine) -> None:
     intl = policy.attempt(A, "12025550100", T0, "international")
     off = policy.attempt(A, B, T0, "off_net")
     batch = policy.decide(T0)
-    assert policy.outcome(intl) == ("suppressed", Reason.CLASS_OFF)
+    assert policy.outcome(intl) == ("suppressed", SuppressionReason.CLASS_OFF)
     [decision] = batch.claimed
     assert (decision.candidate.attempt_id, decision.beep, decision.sms) == (off, False, True)
 
@@ -186,7 +187,7 @@ def test_a_deferred_attempt_expires_when_not_beeped_within_the_age_limit_after_t
 
 @pytest.mark.parametrize(("max_delay", "expected"), [
     ("36000", ("recorded", None)),  # deferred: 8.5 h to wait
-    ("3600", ("suppressed", Reason.QUIET_HOURS)),
+    ("3600", ("suppressed", SuppressionReason.QUIET_HOURS)),
 ])
 def test_a_deferral_longer_than_max_delay_is_suppressed(
         engine: Engine, max_delay: str, expected: tuple[str, str | None]) -> None:
@@ -199,7 +200,7 @@ def test_a_deferral_longer_than_max_delay_is_suppressed(
 def test_quiet_hours_in_suppress_mode(engine: Engine) -> None:
     policy = Policy(engine, quiet_hours__window="22:00-07:00", quiet_hours__mode="suppress")
     assert beep(policy, A, B, datetime(2026, 11, 25, 15, 0, tzinfo=UTC)) == \
-        ("suppressed", Reason.QUIET_HOURS)  # 22:00 local
+        ("suppressed", SuppressionReason.QUIET_HOURS)  # 22:00 local
 
 
 def test_counters_outlive_the_process(database_url: str, engine: Engine) -> None:
@@ -209,7 +210,7 @@ def test_counters_outlive_the_process(database_url: str, engine: Engine) -> None
     restarted = Policy(make_engine(database_url), caller__max_per_hour="1")
     restarted.count = policy.count
     assert beep(restarted, A, B2, T0 + timedelta(minutes=1)) == \
-        ("suppressed", Reason.CALLER_HOURLY)
+        ("suppressed", SuppressionReason.CALLER_HOURLY)
     restarted.engine.dispose()
 
 

@@ -6,7 +6,7 @@ import pytest
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
-from interceptor.sip.outcome import OutcomeKind
+from interceptor.core.vocabulary import OutcomeKind
 from tests.sip.fakes import Harness, config, outcome_of, read, response
 
 T1 = 0.5

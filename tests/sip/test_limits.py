@@ -8,9 +8,9 @@ import pytest
 from twisted.internet import task
 
 from interceptor.core.ratelimit import TokenBucket
+from interceptor.core.vocabulary import OutcomeKind
 from interceptor.sip.config import BeepLimits
 from interceptor.sip.limits import Admission
-from interceptor.sip.outcome import OutcomeKind
 from tests.sip.fakes import Harness, config, outcome_of
 
 

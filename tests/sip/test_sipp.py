@@ -15,9 +15,10 @@ from twisted.internet import defer
 from twisted.internet import reactor as _reactor
 
 from interceptor.core.section import Section
+from interceptor.core.vocabulary import OutcomeKind
 from interceptor.sip.config import parse_sip
 from interceptor.sip.emitter import BeepEmitter
-from interceptor.sip.outcome import BeepOutcome, BeepRequest, OutcomeKind
+from interceptor.sip.outcome import BeepOutcome, BeepRequest
 from tests.integration.capture import PacketCapture
 from tests.sip.conftest import CaptureFactory, SippFactory
 from tests.sip.sipp import EXIT_ALL_OK, SippUas, TracedMessage, free_port
