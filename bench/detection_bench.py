@@ -10,21 +10,24 @@ import argparse
 import timeit
 from collections.abc import Callable
 
-from interceptor.detection import DetectionConfig, build_detection, samples
+from interceptor.core.avps import CC_UPDATE, CONTEXT_GY_DATA, CREDIT_LIMIT_REACHED, SUCCESS
+from interceptor.detection import DetectionConfig, build_detection
+from interceptor.diameter.traffic import CallAttempt, cca, ccr
 
 
 def cases() -> list[tuple[str, Callable[[], object]]]:
     detection = build_detection(DetectionConfig())
     extract = detection.extractor.call_context
     classify = detection.classifier.out_of_credit
-    voice = samples.ccr()
-    voice_sip = samples.ccr(subscription_ids=(), called=None,
-                            requested=("sip:0987654321@ims.example.net;user=phone",))
-    data = samples.ccr(service_context=samples.DATA_CONTEXT, service_information=False)
-    update = samples.ccr(request_type=2)
-    ok = samples.cca(result_code=2001, mscc_result_codes=[2001])
-    top = samples.cca(result_code=4012)
-    mscc = samples.cca(result_code=2001, mscc_result_codes=[2001, 4012])
+    voice = ccr(CallAttempt())
+    voice_sip = ccr(CallAttempt(
+        subscription_ids=(), called_party_address=None,
+        requested_party_address="sip:0987654321@ims.example.net;user=phone"))
+    data = ccr(CallAttempt(service_context=CONTEXT_GY_DATA, service_information=False))
+    update = ccr(CallAttempt(request_type=CC_UPDATE))
+    ok = cca(voice, mscc_result_codes=[SUCCESS])
+    top = cca(voice, result_code=CREDIT_LIMIT_REACHED, mscc_result_codes=[])
+    mscc = cca(voice, mscc_result_codes=[SUCCESS, CREDIT_LIMIT_REACHED])
     return [
         (f"CCR-I voice, A in Subscription-Id ({len(voice)} B)", lambda: extract(voice)),
         (f"CCR-I voice, fallbacks to Calling/Requested-Party ({len(voice_sip)} B)",

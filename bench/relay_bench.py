@@ -25,9 +25,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from relaybench import messages, native, relays
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this tree's interceptor
+
+from relaybench import native, relays
 from relaybench.report import build_rows, render_table, results_json
 from relaybench.runner import ConfigResult, Phase, Plan, run_configuration
+from relaybench.templates import Templates, write_templates
 
 log = logging.getLogger("relay_bench")
 
@@ -117,7 +120,7 @@ def machine_description() -> dict[str, str]:
 
 
 def header(args: argparse.Namespace, plan: Plan, machine: dict[str, str],
-           versions: dict[str, str], templates: messages.Templates,
+           versions: dict[str, str], templates: Templates,
            results: Sequence[ConfigResult], gcc: str) -> str:
     relay_pin = f"taskset -c {plan.relay_cpus}" if plan.relay_cpus else "not pinned"
     load_pin = f"taskset -c {plan.loadgen_cpus}" if plan.loadgen_cpus else "not pinned"
@@ -152,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     versions = {relay.name: relay.version() for relay in selected if relay.name != "direct"}
     workdir = Path(tempfile.mkdtemp(prefix="relay-bench-"))
     try:
-        templates = messages.write_templates(workdir / "templates", os.getpid())
+        templates = write_templates(workdir / "templates", os.getpid())
         binaries = native.build(workdir / "bin")
         results = []
         recorded: list[str] = []

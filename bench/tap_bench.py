@@ -12,13 +12,15 @@ from __future__ import annotations
 import sys
 import timeit
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from interceptor.demo.traffic import UPDATE, CallAttempt, cca, ccr
+from interceptor.core.avps import CC_UPDATE, SUCCESS
 from interceptor.detection.answer import OutOfCreditClassifier
 from interceptor.detection.config import DetectionConfig
+from interceptor.diameter.traffic import CallAttempt, cca, ccr, e164
 from interceptor.sidework.tap import SideWorkTap
 
 
@@ -39,12 +41,15 @@ def per_call(fn: Callable[[], object], number: int = 200_000) -> float:
 
 
 def main() -> None:
-    initial = ccr(CallAttempt("bench;1234567890", "bench-client.test", "bench.test",
-                              "ocs.test"))
-    update = ccr(CallAttempt("bench;1234567890", "bench-client.test", "bench.test",
-                             "ocs.test", request_type=UPDATE, used_seconds=30))
-    initial_answer = cca(initial, "ocs", "ocs.test", 2001)
-    update_answer = cca(update, "ocs", "ocs.test", 2001)
+    # the relay benchmark's lean CCR: one Subscription-Id, no S-CSCF descriptive AVPs
+    call = CallAttempt("bench;1234567890", "bench-client.test", "bench.test", "ocs.test",
+                       subscription_ids=e164("84912345678"),
+                       calling_party_address="tel:+84912345678",
+                       ims_charging_identifier=None, scscf_details=False)
+    initial = ccr(call)
+    update = ccr(replace(call, request_type=CC_UPDATE, request_number=1, used_seconds=30))
+    initial_answer = cca(initial, "ocs", "ocs.test", SUCCESS)
+    update_answer = cca(update, "ocs", "ocs.test", SUCCESS)
     tap = SideWorkTap(OutOfCreditClassifier(DetectionConfig()), _Sink(), lambda: 0.0,
                          ("32260@3gpp.org", "32275@3gpp.org"))
     peer: object = _Peer()

@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 import yaml
 
-from relaybench.messages import CLIENT, DESTINATION_REALM, OCS
 from relaybench.procs import Child, ChildProcesses, StartError, free_port, pinned
+from relaybench.templates import CLIENT, DESTINATION_REALM, OCS
 
 log = logging.getLogger(__name__)
 

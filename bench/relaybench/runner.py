@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relaybench.messages import Templates
 from relaybench.native import Binaries
 from relaybench.procs import ChildProcesses, StartError, descendants, pinned, tail
 from relaybench.relays import Endpoint, Relay
+from relaybench.templates import Templates
 
 log = logging.getLogger(__name__)
 

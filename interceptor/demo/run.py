@@ -20,7 +20,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from twisted.internet import defer, task
 
 from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
+from interceptor.core.avps import CC_TERMINATE, CONTEXT_GY_DATA, CREDIT_LIMIT_REACHED, SUCCESS
 from interceptor.core.vocabulary import (
     KNOWN_CALLEE_CLASSES,
     RANG_OUTCOMES,
@@ -40,17 +41,8 @@ from interceptor.demo.peers import PeerClientFactory, PeerServerFactory, SimpleP
 from interceptor.demo.sip_network import DemoSipNetwork
 from interceptor.demo.smsc import DemoSmsc, ReceivedSms
 from interceptor.demo.summary import print_summary
-from interceptor.demo.traffic import (
-    CONTEXT_GY_DATA,
-    CONTEXT_IMS_VOICE,
-    CREDIT_LIMIT_REACHED,
-    SUCCESS,
-    TERMINATE,
-    CallAttempt,
-    cca,
-    ccr,
-)
 from interceptor.diameter import codec
+from interceptor.diameter.traffic import CallAttempt, cca, ccr, e164
 from interceptor.reports.html import html_report
 from interceptor.smpp.messages import DATA_CODING_UCS2
 from interceptor.sms.ad_store import add_campaign
@@ -140,7 +132,7 @@ def demo_ocs_policy(request: bytes, broke: frozenset[str] | set[str] = BROKE) ->
         in_mscc = int(caller[-1]) % 2 == 0
         if in_mscc:
             return cca(request, DEMO_OCS, "ocs.demo.beepcall", SUCCESS,
-                       mscc_result=CREDIT_LIMIT_REACHED)
+                       mscc_result_codes=[CREDIT_LIMIT_REACHED])
         return cca(request, DEMO_OCS, "ocs.demo.beepcall", CREDIT_LIMIT_REACHED)
     return cca(request, DEMO_OCS, "ocs.demo.beepcall", SUCCESS)
 
@@ -227,10 +219,11 @@ def run_demo(reactor: Any, calls: int, interval: float, echo: Callable[[str], No
             attempt = CallAttempt(
                 session_id=f"{DEMO_CLIENT};{int(time.time())};{number}",
                 origin_host=DEMO_CLIENT, origin_realm="cscf.demo.beepcall",
-                destination_realm="ocs.demo.beepcall", caller=caller,
-                calling_party_address=f"tel:+{caller}",
-                called_party_address=None if data else f"tel:+{callee}",
-                context=CONTEXT_GY_DATA if data else CONTEXT_IMS_VOICE)
+                destination_realm="ocs.demo.beepcall", subscription_ids=e164(caller),
+                calling_party_address=f"tel:+{caller}", called_party_address=f"tel:+{callee}")
+            if data:  # as the PGW sends it on Gy: no IMS-Information
+                attempt = replace(attempt, service_context=CONTEXT_GY_DATA,
+                                  service_information=False)
             started = time.perf_counter()
             stats.sent += 1
             answer = yield client.request(ccr(attempt, hop_by_hop=number, end_to_end=number))
@@ -370,7 +363,8 @@ def _callbacks(reactor: Any, client: SimplePeer, tap: Any, database_url: str,
         session = f"{DEMO_CLIENT};{int(time.time())};{number}"
         call = CallAttempt(session_id=session, origin_host=DEMO_CLIENT,
                            origin_realm="cscf.demo.beepcall",
-                           destination_realm="ocs.demo.beepcall", caller=caller,
+                           destination_realm="ocs.demo.beepcall",
+                           subscription_ids=e164(caller),
                            calling_party_address=f"tel:+{caller}",
                            called_party_address=f"tel:+{callee}")
         answer = yield client.request(ccr(call, hop_by_hop=number, end_to_end=number))
@@ -378,7 +372,8 @@ def _callbacks(reactor: Any, client: SimplePeer, tap: Any, database_url: str,
         echo(f"{time.strftime('%H:%M:%S')}  {caller:>12} -> {callee:<12} IMS voice   "
              f"{_result_label(answer)}  ({why}; talks {seconds} s)")
         yield task.deferLater(reactor, 0.3, lambda: None)
-        call.request_type, call.request_number, call.used_seconds = TERMINATE, 1, seconds
+        call = replace(call, request_type=CC_TERMINATE, request_number=1,
+                       used_seconds=seconds)
         yield client.request(ccr(call, hop_by_hop=number + 50_000,
                                  end_to_end=number + 50_000))
         if why == "callback":

@@ -15,7 +15,8 @@ from twisted.internet import reactor
 
 from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
-from interceptor.demo.traffic import CREDIT_LIMIT_REACHED, CallAttempt, cca, ccr
+from interceptor.core.avps import CREDIT_LIMIT_REACHED
+from interceptor.diameter.traffic import CallAttempt, cca, ccr, e164
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt
@@ -62,8 +63,8 @@ def test_out_of_credit_call_becomes_a_beep_that_rings_b(sqlite_url: str,
 
     try:
         client = yield client_through(interceptor)
-        call = CallAttempt("beep;1", CLIENT_HOST, "client.test", "ocs.test", caller=A,
-                           called_party_address=f"tel:+{B}")
+        call = CallAttempt("beep;1", CLIENT_HOST, "client.test", "ocs.test",
+                           subscription_ids=e164(A), called_party_address=f"tel:+{B}")
         yield client.request(ccr(call, hop_by_hop=1))
         exit_code = yield sipp.wait(timeout=30)
         assert exit_code == 0, sipp.screen()

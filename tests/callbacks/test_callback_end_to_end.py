@@ -16,16 +16,9 @@ from twisted.internet import reactor
 
 from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
-from interceptor.demo.traffic import (
-    CREDIT_LIMIT_REACHED,
-    SUCCESS,
-    TERMINATE,
-    UPDATE,
-    CallAttempt,
-    cca,
-    ccr,
-)
+from interceptor.core.avps import CC_TERMINATE, CC_UPDATE, CREDIT_LIMIT_REACHED, SUCCESS
 from interceptor.diameter import codec
+from interceptor.diameter.traffic import CallAttempt, cca, ccr, e164
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt, CallbackWatch
@@ -78,8 +71,9 @@ def beeped(database_url: str, tmp_path: Path, callbacks: dict[str, Any],
     interceptor = Interceptor(parse_config(raw), reactor, seed=3)
     interceptor.startService()
     client = yield client_through(interceptor)
-    call = CallAttempt("a-calls-b;1", CLIENT_HOST, "client.test", "ocs.test", caller=A,
-                       calling_party_address=f"tel:+{A}", called_party_address=f"tel:+{B}")
+    call = CallAttempt("a-calls-b;1", CLIENT_HOST, "client.test", "ocs.test",
+                       subscription_ids=e164(A), calling_party_address=f"tel:+{A}",
+                       called_party_address=f"tel:+{B}")
     answer = yield client.request(ccr(call, hop_by_hop=1))
     assert codec.result_code(answer) == CREDIT_LIMIT_REACHED
     exit_code = yield sipp.wait(timeout=30)
@@ -93,8 +87,9 @@ def beeped(database_url: str, tmp_path: Path, callbacks: dict[str, Any],
 
 def b_calls_a(session: str, request_type: int = 1, number: int = 0,
                used: int | None = None, hop: int = 10) -> bytes:
-    call = CallAttempt(session, CLIENT_HOST, "client.test", "ocs.test", caller=B,
-                       calling_party_address=f"tel:+{B}", called_party_address=f"0{A[2:]}",
+    call = CallAttempt(session, CLIENT_HOST, "client.test", "ocs.test",
+                       subscription_ids=e164(B), calling_party_address=f"tel:+{B}",
+                       called_party_address=f"0{A[2:]}",
                        request_type=request_type, request_number=number,
                        used_seconds=used)
     return ccr(call, hop_by_hop=hop)
@@ -118,8 +113,8 @@ def test_callback_within_the_window_is_linked_and_charged(database_url: str,
         yield wait_until(lambda: _attempt(engine).callback_at is not None, timeout=10)
         # The linked session is followed: its Session-Id is watched at the relay.
         yield wait_until(lambda: b"b-calls-a;1" in tap.sessions, timeout=10)
-        yield client.request(b_calls_a("b-calls-a;1", UPDATE, 1, used=60, hop=11))
-        yield client.request(b_calls_a("b-calls-a;1", TERMINATE, 2, used=35, hop=12))
+        yield client.request(b_calls_a("b-calls-a;1", CC_UPDATE, 1, used=60, hop=11))
+        yield client.request(b_calls_a("b-calls-a;1", CC_TERMINATE, 2, used=35, hop=12))
         yield wait_until(lambda: _attempt(engine).callback_charged_seconds == 95, timeout=10)
         yield wait_until(lambda: b"b-calls-a;1" not in tap.sessions, timeout=10)
     finally:

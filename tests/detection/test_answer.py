@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import random
 import struct
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -13,10 +15,23 @@ from interceptor.detection import (
     OutOfCredit,
     OutOfCreditClassifier,
 )
-from interceptor.detection.samples import cca, ccr
+from interceptor.diameter import traffic
 from interceptor.diameter.codec import HEADER_LENGTH, iter_avps
 
 DEFAULT = OutOfCreditClassifier(DetectionConfig())
+
+
+def ccr() -> bytes:
+    return traffic.ccr(traffic.CallAttempt())
+
+
+def cca(result_code: int | None = 2001, mscc_result_codes: Sequence[int | None] = (),
+        experimental: tuple[int, int] | None = None, extra: Sequence[Any] = ()) -> bytes:
+    """The kit's answer to its CCR: ``result_code`` at top level (None: absent), one MSCC
+    per entry of ``mscc_result_codes`` (None: an MSCC without Result-Code), and optionally
+    an Experimental-Result (vendor id, code)."""
+    return traffic.cca(ccr(), result_code=result_code, mscc_result_codes=mscc_result_codes,
+                       experimental_result=experimental, extra_avps=extra)
 
 
 @pytest.mark.parametrize(("message", "expected"), [

@@ -14,7 +14,7 @@ from interceptor.detection import (
     build_detection,
     parse_detection,
 )
-from interceptor.detection.samples import ccr, grouped_avp, text_avp
+from interceptor.diameter.traffic import CallAttempt, ccr, grouped_avp, text_avp
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,8 +53,8 @@ def test_everything_configured() -> None:
     assert config.dictionary_files == (str(REPO / "dictionaries/examples/example-vendor.xml"),)
     assert config.exclude_when == ()
     detection = build_detection(config)
-    message = ccr(role_of_node=1, ims_extra=[grouped_avp(1001, 32473, [
-        text_avp(1002, 32473, "0966666666")])])
+    message = ccr(CallAttempt(role_of_node=1, ims_extra_avps=[grouped_avp(1001, 32473, [
+        text_avp(1002, 32473, "0966666666")])]))
     context = detection.extractor.call_context(message)
     assert context is not None
     assert (context.caller_raw, context.callee_raw) == \

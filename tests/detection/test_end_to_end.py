@@ -15,18 +15,16 @@ from twisted.internet import defer, reactor, task
 
 from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
-from interceptor.demo.traffic import (
+from interceptor.core.avps import (
+    CC_UPDATE,
     CONTEXT_GY_DATA,
     CONTEXT_MMTEL,
     CREDIT_CONTROL_NOT_APPLICABLE,
     CREDIT_LIMIT_REACHED,
     SUCCESS,
-    UPDATE,
-    CallAttempt,
-    cca,
-    ccr,
 )
 from interceptor.diameter import codec
+from interceptor.diameter.traffic import CallAttempt, cca, ccr, e164
 from interceptor.storage import blacklist as blacklist_store
 from interceptor.storage.blacklist import BlacklistItem
 from interceptor.storage.engine import make_engine
@@ -59,7 +57,8 @@ ANSWERS: dict[str, tuple[int, int | None]] = {
 def _ocs_policy(request: bytes) -> bytes:
     session = codec.find_avp(request, codec.AVP_SESSION_ID).value(request).decode()
     top, mscc = ANSWERS[session]
-    return cca(request, "ocs1.test", "ocs.test", top, mscc_result=mscc)
+    return cca(request, "ocs1.test", "ocs.test", top,
+               mscc_result_codes=None if mscc is None else [mscc])
 
 
 def _attempts() -> list[CallAttempt]:
@@ -67,17 +66,21 @@ def _attempts() -> list[CallAttempt]:
         return CallAttempt(session, CLIENT_HOST, "client.test", "ocs.test", **kwargs)
 
     return [
-        call("top-4012", caller="84912000001", called_party_address="tel:+84987000002"),
-        call("mscc-4012", caller=None, calling_party_address="sip:+84912000003@ims.test;"
+        call("top-4012", subscription_ids=e164("84912000001"),
+             called_party_address="tel:+84987000002"),
+        call("mscc-4012", subscription_ids=(), calling_party_address="sip:+84912000003@ims.test;"
              "user=phone", called_party_address="tel:+44 20 7946 0018"),
         call("ok-2001"),
         call("na-4011"),
-        call("gy-4012", context=CONTEXT_GY_DATA, called_party_address=None),
-        call("update-4012", request_type=UPDATE, request_number=1),
-        call("mmtel-national-4012", context=CONTEXT_MMTEL, caller="84912000004",
-             called_party_address=None, requested_party_address="tel:0903-123-456"),
-        call("bad-callee-4012", caller="84912000005", called_party_address="sip:alice@x.test"),
-        call("blocked-4012", caller="84912000006", called_party_address="tel:+84912000099"),
+        call("gy-4012", service_context=CONTEXT_GY_DATA, called_party_address=None),
+        call("update-4012", request_type=CC_UPDATE, request_number=1),
+        call("mmtel-national-4012", service_context=CONTEXT_MMTEL,
+             subscription_ids=e164("84912000004"), called_party_address=None,
+             requested_party_address="tel:0903-123-456"),
+        call("bad-callee-4012", subscription_ids=e164("84912000005"),
+             called_party_address="sip:alice@x.test"),
+        call("blocked-4012", subscription_ids=e164("84912000006"),
+             called_party_address="tel:+84912000099"),
     ]
 
 
@@ -157,7 +160,8 @@ def test_running_interceptor_honours_a_new_blacklist_entry(sqlite_url: str,
     try:
         client = yield client_through(interceptor)
         first = CallAttempt("top-4012", CLIENT_HOST, "client.test", "ocs.test",
-                            caller="84912000001", called_party_address="tel:+84987000002")
+                            subscription_ids=e164("84912000001"),
+                            called_party_address="tel:+84987000002")
         yield client.request(ccr(first, hop_by_hop=1))
         yield wait_until(lambda: _statuses(engine) == [("recorded", None)], timeout=15)
         # An operator opts B out while the interceptor runs (as `beepcall blacklist add`);

@@ -21,9 +21,10 @@ from twisted.internet import defer, reactor, task, threads
 
 from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
+from interceptor.core.avps import CREDIT_LIMIT_REACHED
 from interceptor.demo.peers import SimplePeer
-from interceptor.demo.traffic import CREDIT_LIMIT_REACHED, CallAttempt, cca, ccr
 from interceptor.diameter import codec
+from interceptor.diameter.traffic import CallAttempt, cca, ccr, e164
 from interceptor.storage.config import DatabaseConfig
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
@@ -59,7 +60,7 @@ class CallLoad:
         for _ in range(self.per_tick):
             number = next(self.ids)
             attempt = CallAttempt(f"load;{number}", CLIENT_HOST, "client.test", "ocs.test",
-                                  caller=f"8491200{number % 1000:04d}",
+                                  subscription_ids=e164(f"8491200{number % 1000:04d}"),
                                   called_party_address="tel:+84987000002")
             answer = self.client.request(ccr(attempt, hop_by_hop=number, end_to_end=number))
             answer.addCallback(self._answered)

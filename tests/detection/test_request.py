@@ -7,23 +7,22 @@ from typing import Any
 
 import pytest
 
+from interceptor.core.avps import CONTEXT_GY_DATA, CONTEXT_MMTEL, END_USER_E164, END_USER_IMSI
 from interceptor.detection import CallContext, CallContextExtractor, DetectionConfig
-from interceptor.detection.samples import (
-    DATA_CONTEXT,
-    E164,
-    IMSI,
-    MMTEL_CONTEXT,
-    ccr,
-    grouped_avp,
-    text_avp,
-)
+from interceptor.diameter import traffic
 from interceptor.diameter.codec import HEADER_LENGTH, iter_avps
 from interceptor.diameter.dictionary import Dictionary, PathError, load_dictionary
+from interceptor.diameter.traffic import CallAttempt, grouped_avp, text_avp
 
 EXAMPLE_VENDOR = Path(__file__).resolve().parents[2] / "dictionaries" / "examples" / \
     "example-vendor.xml"
 TGPP = 10415
 EXAMPLE = 32473
+
+
+def ccr(**changes: Any) -> bytes:
+    """The kit's S-CSCF voice CCR-Initial, with ``changes``."""
+    return traffic.ccr(CallAttempt(**changes))
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +47,9 @@ def test_ccr_initial_voice_call(extractor: CallContextExtractor) -> None:
 
 
 def test_ccr_event_and_mmtel(extractor: CallContextExtractor) -> None:
-    context = extractor.call_context(ccr(request_type=4, service_context=MMTEL_CONTEXT))
+    context = extractor.call_context(ccr(request_type=4, service_context=CONTEXT_MMTEL))
     assert context is not None
-    assert (context.request_type, context.service_context) == (4, MMTEL_CONTEXT)
+    assert (context.request_type, context.service_context) == (4, CONTEXT_MMTEL)
     assert context.complete
 
 
@@ -64,7 +63,7 @@ def test_release_prefixed_contexts(extractor: CallContextExtractor,
 
 
 @pytest.mark.parametrize("message", [
-    pytest.param(ccr(service_context=DATA_CONTEXT), id="gy-data"),
+    pytest.param(ccr(service_context=CONTEXT_GY_DATA), id="gy-data"),
     pytest.param(ccr(service_context="8.32251@3gpp.org"), id="gy-data-release"),
     pytest.param(ccr(service_context="32274@3gpp.org"), id="sms"),
     pytest.param(ccr(service_context="x32260@3gpp.org"), id="lookalike"),
@@ -104,13 +103,14 @@ def test_missing_mandatory_avps_mean_no_candidate(extractor: CallContextExtracto
 
 
 def test_caller_from_subscription_id_of_type_e164(extractor: CallContextExtractor) -> None:
-    message = ccr(subscription_ids=((IMSI, "452041234567890"), (E164, "84911111111")))
+    message = ccr(subscription_ids=((END_USER_IMSI, "452041234567890"),
+                                    (END_USER_E164, "84911111111")))
     context = extractor.call_context(message)
     assert context is not None and context.caller_raw == "84911111111"
 
 
 def test_caller_falls_back_to_calling_party_address(extractor: CallContextExtractor) -> None:
-    for ids in ((), ((IMSI, "452041234567890"),), ((E164, ""),)):
+    for ids in ((), ((END_USER_IMSI, "452041234567890"),), ((END_USER_E164, ""),)):
         context = extractor.call_context(ccr(subscription_ids=ids))
         assert context is not None
         assert context.caller_raw == "sip:+84912345678@ims.example.net"
@@ -119,15 +119,18 @@ def test_caller_falls_back_to_calling_party_address(extractor: CallContextExtrac
 def test_callee_falls_back_to_requested_party_address(
         extractor: CallContextExtractor) -> None:
     context = extractor.call_context(
-        ccr(called=None, requested=("sip:0987654321@ims.example.net;user=phone",)))
+        ccr(called_party_address=None,
+            requested_party_address="sip:0987654321@ims.example.net;user=phone"))
     assert context is not None
     assert context.callee_raw == "sip:0987654321@ims.example.net;user=phone"
-    context = extractor.call_context(ccr(called="", requested=("tel:0987654321",)))
+    context = extractor.call_context(ccr(called_party_address="",
+                                         requested_party_address="tel:0987654321"))
     assert context is not None and context.callee_raw == "tel:0987654321"
 
 
 def test_neither_found(extractor: CallContextExtractor) -> None:
-    context = extractor.call_context(ccr(subscription_ids=(), calling=(), called=None))
+    context = extractor.call_context(ccr(subscription_ids=(), calling_party_address=None,
+                                         called_party_address=None))
     assert context is not None
     assert (context.caller_raw, context.callee_raw, context.problem) == (None, None, None)
     assert not context.complete
@@ -144,7 +147,8 @@ def test_configured_order_and_paths(dictionary: Dictionary) -> None:
                       "Service-Information/IMS-Information/Called-Party-Address"),
         exclude_when=())
     extractor = CallContextExtractor(config, dictionary)
-    context = extractor.call_context(ccr(requested=("tel:+84977777777",), role_of_node=1))
+    context = extractor.call_context(ccr(requested_party_address="tel:+84977777777",
+                                         role_of_node=1))
     assert context is not None
     assert context.caller_raw == "sip:+84912345678@ims.example.net"
     assert context.callee_raw == "tel:+84977777777"
@@ -155,7 +159,7 @@ def test_subscription_id_inside_service_information(dictionary: Dictionary) -> N
         "Service-Information/Subscription-Id[Subscription-Id-Type=0]/Subscription-Id-Data",))
     extractor = CallContextExtractor(config, dictionary)
     context = extractor.call_context(
-        ccr(subscription_ids=(), service_subscription_ids=((E164, "84933333333"),)))
+        ccr(subscription_ids=(), service_subscription_ids=((END_USER_E164, "84933333333"),)))
     assert context is not None and context.caller_raw == "84933333333"
 
 
@@ -172,7 +176,7 @@ def test_vendor_avp_nested_in_a_grouped_avp(dictionary: Dictionary) -> None:
         "Service-Information/IMS-Information/Called-Party-Address",
     ))
     extractor = CallContextExtractor(config, dictionary)
-    message = ccr(ims_extra=[vendor_call_info("0966666666")])
+    message = ccr(ims_extra_avps=[vendor_call_info("0966666666")])
     context = extractor.call_context(message)
     assert context is not None and context.callee_raw == "0966666666"
     # without the vendor AVP the standard one is used
@@ -182,7 +186,7 @@ def test_vendor_avp_nested_in_a_grouped_avp(dictionary: Dictionary) -> None:
 
 def test_unknown_vendor_avps_are_skipped(extractor: CallContextExtractor) -> None:
     unknown = grouped_avp(77, 424242, [text_avp(78, 424242, "x" * 33)])
-    message = ccr(ims_extra=[unknown], extra=[text_avp(99, 424242, "tel:+1")])
+    message = ccr(ims_extra_avps=[unknown], extra_avps=[text_avp(99, 424242, "tel:+1")])
     context = extractor.call_context(message)
     assert context is not None and context.callee_raw == "tel:+84987654321"
 
@@ -190,8 +194,8 @@ def test_unknown_vendor_avps_are_skipped(extractor: CallContextExtractor) -> Non
 def test_vendor_avp_with_a_standard_code_is_not_confused(
         extractor: CallContextExtractor) -> None:
     # a vendor AVP numbered 416/461/263 must not be read as CC-Request-Type & co.
-    message = ccr(request_type=2, extra=[grouped_avp(416, 424242, []),
-                                         text_avp(461, 424242, "32260@3gpp.org")])
+    message = ccr(request_type=2, extra_avps=[grouped_avp(416, 424242, []),
+                                              text_avp(461, 424242, "32260@3gpp.org")])
     assert extractor.call_context(message) is None
 
 
@@ -203,7 +207,7 @@ def test_filter_values_and_conditions(dictionary: Dictionary) -> None:
                       "tel:+84987654321",))
     extractor = CallContextExtractor(config, dictionary)
     assert extractor.call_context(ccr()) is None
-    context = extractor.call_context(ccr(called="tel:+84900000000"))
+    context = extractor.call_context(ccr(called_party_address="tel:+84900000000"))
     assert context is not None and context.caller_raw == "452041234567890"
 
 
@@ -254,7 +258,8 @@ IMS = (876, TGPP)
 @pytest.mark.parametrize("length", [0, 7, 11, 0xFFFFFF, 200])
 def test_malformed_called_party_address(extractor: CallContextExtractor,
                                         length: int) -> None:
-    message = ccr(called="tel:+84987654321", requested=("tel:+84955555555",))
+    message = ccr(called_party_address="tel:+84987654321",
+                  requested_party_address="tel:+84955555555")
     broken = with_length(message, locate(message, SI, IMS, (832, TGPP)), length)
     context = extractor.call_context(broken)
     assert context is not None
@@ -294,8 +299,9 @@ def test_malformed_top_level_is_not_a_candidate(extractor: CallContextExtractor)
 
 def test_fuzzed_requests_never_raise(extractor: CallContextExtractor) -> None:
     generator = random.Random(4012)
-    originals = [ccr(), ccr(subscription_ids=(), called=None, requested=("tel:1",)),
-                 ccr(ims_extra=[vendor_call_info("0966666666")])]
+    originals = [ccr(), ccr(subscription_ids=(), called_party_address=None,
+                            requested_party_address="tel:1"),
+                 ccr(ims_extra_avps=[vendor_call_info("0966666666")])]
     for original in originals:
         for index in range(HEADER_LENGTH, len(original)):
             for value in (0x00, 0xFF, generator.randrange(256)):

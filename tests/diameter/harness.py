@@ -11,8 +11,8 @@ from twisted.internet.task import deferLater
 
 from interceptor.config.loader import parse_config
 from interceptor.demo.peers import PeerClientFactory, PeerServerFactory, SimplePeer
-from interceptor.demo.traffic import cca
 from interceptor.diameter.service import DiameterAgentService
+from interceptor.diameter.traffic import cca
 
 AGENT_HOST = "interceptor.test"
 CLIENT_HOST = "cscf.test"

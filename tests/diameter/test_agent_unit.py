@@ -9,9 +9,9 @@ import struct
 import pytest
 from diameter.message import Avp
 
-from interceptor.demo.traffic import CallAttempt, cca, ccr
 from interceptor.diameter import codec, messages
 from interceptor.diameter.connection import State, Watchdog
+from interceptor.diameter.traffic import CallAttempt, cca, ccr
 from tests.diameter.fakes import Wire, make_agent, open_client, open_ocs, peer_factory
 
 CLIENT = "cscf.test"

@@ -145,7 +145,7 @@ def test_example_vendor_extends_ims_information() -> None:
 def test_register_with_python_diameter() -> None:
     from diameter.message.avp import Avp
 
-    from interceptor.detection.samples import text_avp
+    from interceptor.diameter.traffic import text_avp
 
     dictionary = load_dictionary(extra=[EXAMPLE_VENDOR])
     registered = register_with_python_diameter(dictionary)

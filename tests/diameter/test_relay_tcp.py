@@ -9,8 +9,8 @@ import pytest
 import pytest_twisted
 from diameter.message import Avp
 
-from interceptor.demo.traffic import CallAttempt, cca, ccr
 from interceptor.diameter import codec, messages
+from interceptor.diameter.traffic import CallAttempt, cca, ccr
 from tests.diameter.harness import (
     AGENT_HOST,
     CLIENT_HOST,

@@ -66,10 +66,11 @@ from diameter.message import Message
 from diameter.message.commands import (
     CapabilitiesExchangeAnswer,
     CapabilitiesExchangeRequest,
-    CreditControlRequest,
     DeviceWatchdogAnswer,
     DisconnectPeerAnswer,
 )
+
+from interceptor.diameter.traffic import CallAttempt, cca, ccr
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
@@ -698,31 +699,20 @@ def credit_control_request(
     request_type: int = 1,
     request_number: int = 0,
     service_context_id: str = "32260@3gpp.org",
-) -> CreditControlRequest:
-    """A minimal proxyable CCR (application 4 in header and Auth-Application-Id)."""
-    ccr = CreditControlRequest()
-    ccr.header.application_id = DCCA_APPLICATION_ID
-    ccr.header.is_proxyable = True
-    ccr.session_id = session_id
-    ccr.origin_host = origin_host.encode()
-    ccr.origin_realm = origin_realm.encode()
-    ccr.destination_realm = destination_realm.encode()
-    ccr.auth_application_id = DCCA_APPLICATION_ID
-    ccr.service_context_id = service_context_id
-    ccr.cc_request_type = request_type
-    ccr.cc_request_number = request_number
-    return ccr
+) -> Message:
+    """The traffic kit's voice CCR, as a message for the stub (ids 0: it fills them)."""
+    call = CallAttempt(session_id, origin_host, origin_realm, destination_realm,
+                       service_context=service_context_id, request_type=request_type,
+                       request_number=request_number)
+    return Message.from_bytes(ccr(call, hop_by_hop=0, end_to_end=0))
 
 
 def answer_ccr(
     peer: DiameterStubPeer, request: Message, result_code: int = RESULT_SUCCESS
 ) -> Message:
-    """A CCA for ``request`` from ``peer`` (usable as ``handlers={CMD_CCR: answer_ccr}``)."""
-    answer = peer.answer_base(request, result_code)
-    answer.auth_application_id = DCCA_APPLICATION_ID
-    answer.cc_request_type = request.cc_request_type
-    answer.cc_request_number = request.cc_request_number
-    return answer
+    """The traffic kit's CCA to ``request`` from ``peer`` (usable as
+    ``handlers={CMD_CCR: answer_ccr}``)."""
+    return Message.from_bytes(cca(request.as_bytes(), peer.identity, peer.realm, result_code))
 
 
 # --- a tiny threaded Python Diameter peer --------------------------------------------------------

@@ -27,8 +27,8 @@ from freediameter import (
 )
 from twisted.internet import defer
 
-from interceptor.demo.traffic import CallAttempt, ccr
 from interceptor.diameter import codec
+from interceptor.diameter.traffic import CallAttempt, ccr
 from tests.diameter.harness import (
     AGENT_HOST,
     CLIENT_HOST,

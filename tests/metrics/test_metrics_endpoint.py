@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from twisted.internet import threads
 
 from cli.main import main
-from interceptor.demo.traffic import TERMINATE
+from interceptor.core.avps import CC_TERMINATE
 from interceptor.metrics.collector import METRIC_NAMES
 from tests.callbacks.test_callback_end_to_end import b_calls_a, beeped
 from tests.diameter.harness import wait_until
@@ -67,7 +67,7 @@ def test_every_metric_is_scraped_over_http(sqlite_url: str, tmp_path: Path) -> A
     try:
         yield client.request(b_calls_a("cb;1"))
         yield wait_until(lambda: b"cb;1" in tap.sessions, timeout=10)
-        yield client.request(b_calls_a("cb;1", TERMINATE, 1, used=70, hop=11))
+        yield client.request(b_calls_a("cb;1", CC_TERMINATE, 1, used=70, hop=11))
         channel = interceptor.side_work.channel
         yield wait_until(lambda: channel.worker_stats.callbacks is not None and
                          channel.worker_stats.callbacks.counters.charged_seconds == 70,

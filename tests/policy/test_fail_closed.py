@@ -21,9 +21,10 @@ from twisted.protocols.portforward import ProxyFactory, ProxyServer
 
 from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
+from interceptor.core.avps import CREDIT_LIMIT_REACHED
 from interceptor.demo.sip_network import DemoSipNetwork
-from interceptor.demo.traffic import CREDIT_LIMIT_REACHED, CallAttempt, ccr
 from interceptor.diameter import codec
+from interceptor.diameter.traffic import CallAttempt, ccr, e164
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt
@@ -89,7 +90,7 @@ def test_no_beep_while_the_database_is_down_and_none_lost_after(
 
         def call(i: int) -> Any:
             attempt = CallAttempt(f"down;{i}", CLIENT_HOST, "client.test", "ocs.test",
-                                  caller="84912000001",
+                                  subscription_ids=e164("84912000001"),
                                   called_party_address=f"tel:+8498700000{i}")
             return client.request(ccr(attempt, hop_by_hop=i + 1))
 

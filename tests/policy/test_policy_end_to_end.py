@@ -29,8 +29,9 @@ from twisted.internet import defer, reactor
 from cli.main import main as beepcall
 from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
+from interceptor.core.avps import CREDIT_LIMIT_REACHED
 from interceptor.demo.sip_network import DemoSipNetwork
-from interceptor.demo.traffic import CREDIT_LIMIT_REACHED, CallAttempt, cca, ccr
+from interceptor.diameter.traffic import CallAttempt, cca, ccr, e164
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt
@@ -88,7 +89,7 @@ def test_a_redial_burst_makes_one_beep_at_sipp(sqlite_url: str, tmp_path: Path) 
         client = yield client_through(interceptor)
         yield defer.gatherResults([
             client.request(ccr(CallAttempt(f"burst;{i}", CLIENT_HOST, "client.test",
-                                           "ocs.test", caller=A,
+                                           "ocs.test", subscription_ids=e164(A),
                                            called_party_address=f"tel:+{B}"),
                                hop_by_hop=i + 1))
             for i in range(6)])
@@ -176,7 +177,8 @@ def test_two_interceptor_processes_hold_the_callers_limit_exactly(
             for index, client in enumerate(clients):
                 callee = f"849870{index}{round_:04d}"
                 call = CallAttempt(f"two;{index};{round_}", CLIENT_HOST, "client.test",
-                                   "ocs.test", caller=A, called_party_address=f"tel:+{callee}")
+                                   "ocs.test", subscription_ids=e164(A),
+                                   called_party_address=f"tel:+{callee}")
                 requests.append(client.request(ccr(call, hop_by_hop=round_ + 1)))
         yield defer.gatherResults(requests)
         yield wait_until(lambda: sum(_statuses(engine).values()) == 40 and
@@ -212,7 +214,8 @@ def test_a_threshold_set_with_the_cli_reaches_the_running_interceptor(
 
     def call(client: Any, index: int) -> Any:
         attempt = CallAttempt(f"live;{index}", CLIENT_HOST, "client.test", "ocs.test",
-                              caller=A, called_party_address=f"tel:+8498700000{index}")
+                              subscription_ids=e164(A),
+                              called_party_address=f"tel:+8498700000{index}")
         return client.request(ccr(attempt, hop_by_hop=index + 1))
 
     try:

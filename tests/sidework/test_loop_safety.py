@@ -3,23 +3,15 @@ is recognised, so it can never produce another beep."""
 
 from __future__ import annotations
 
-from interceptor.demo.traffic import VENDOR_3GPP, CallAttempt, ccr
-from interceptor.diameter import codec
 from interceptor.diameter.avpwalk import ims_charging_identifier
+from interceptor.diameter.traffic import CallAttempt, ccr
 from interceptor.sip import is_beep_charging_id
 
 
 def _with_icid(icid: bytes) -> bytes:
     """A CCR whose Service-Information/IMS-Information carries ``icid``."""
-    base = ccr(CallAttempt("loop;1", "scscf.test", "ims.test", "ocs.test"))
-    span = codec.find_avp(base, 873, VENDOR_3GPP)
-    assert span is not None
-    ims_information = codec.encode_avp(876, codec.encode_avp(841, icid, vendor_id=VENDOR_3GPP)
-                                       + base[span.data_start + 12:span.data_end],
-                                       vendor_id=VENDOR_3GPP)
-    service_information = codec.encode_avp(873, ims_information, vendor_id=VENDOR_3GPP)
-    message = base[:span.start] + service_information + base[span.end:]
-    return (len(message) | (1 << 24)).to_bytes(4, "big") + message[4:]
+    return ccr(CallAttempt("loop;1", "scscf.test", "ims.test", "ocs.test",
+                           ims_charging_identifier=icid.decode()))
 
 
 def test_our_beeps_charging_identifier_is_found_and_recognised() -> None:
@@ -30,6 +22,7 @@ def test_our_beeps_charging_identifier_is_found_and_recognised() -> None:
 
 def test_ordinary_calls_are_not_mistaken_for_beeps() -> None:
     assert not is_beep_charging_id(ims_charging_identifier(_with_icid(b"scscf-123")))
-    no_icid = ccr(CallAttempt("plain;1", "scscf.test", "ims.test", "ocs.test"))
+    no_icid = ccr(CallAttempt("plain;1", "scscf.test", "ims.test", "ocs.test",
+                              ims_charging_identifier=None))
     assert ims_charging_identifier(no_icid) is None
     assert not is_beep_charging_id(ims_charging_identifier(no_icid))

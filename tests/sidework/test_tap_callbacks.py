@@ -4,17 +4,10 @@ the side work."""
 
 from __future__ import annotations
 
-from interceptor.demo.traffic import (
-    CONTEXT_GY_DATA,
-    CREDIT_LIMIT_REACHED,
-    SUCCESS,
-    TERMINATE,
-    CallAttempt,
-    cca,
-    ccr,
-)
+from interceptor.core.avps import CC_TERMINATE, CONTEXT_GY_DATA, CREDIT_LIMIT_REACHED, SUCCESS
 from interceptor.detection.answer import OutOfCreditClassifier
 from interceptor.detection.config import DetectionConfig
+from interceptor.diameter.traffic import CallAttempt, cca, ccr, e164
 from interceptor.sidework.frames import (
     KIND_CALLBACK_START,
     KIND_CALLBACK_USAGE,
@@ -48,7 +41,8 @@ def _peer() -> object:
 
 def _call(caller: str, called: str, **kwargs: object) -> bytes:
     return ccr(CallAttempt(kwargs.pop("session", f"s;{caller}"), "cscf.test", "c.test",  # type: ignore[arg-type]
-                           "ocs.test", caller=caller, calling_party_address=f"tel:+{caller}",
+                           "ocs.test", subscription_ids=e164(caller),
+                           calling_party_address=f"tel:+{caller}",
                            called_party_address=f"tel:+{called}", **kwargs))  # type: ignore[arg-type]
 
 
@@ -87,13 +81,13 @@ def test_only_matches_go_to_the_side_work_while_watching() -> None:
     assert tap.answer_filter is None  # every answer comes to the tap now
     _relay(tap, _call("84912000009", "84912000001"))  # not watched
     _relay(tap, _call("84912000002", "84912000001"), CREDIT_LIMIT_REACHED)  # refused
-    _relay(tap, _call("84912000002", "84912000001", context=CONTEXT_GY_DATA))  # data
+    _relay(tap, _call("84912000002", "84912000001", service_context=CONTEXT_GY_DATA))  # data
     _relay(tap, _call("84912000002", "84912000001", session="other;1",
-                      request_type=TERMINATE, used_seconds=5))  # not linked
+                      request_type=CC_TERMINATE, used_seconds=5))  # not linked
     assert sink.kinds() == [KIND_OUT_OF_CREDIT]
     _relay(tap, _call("84912000002", "84912000001"))
     _relay(tap, _call("84912000002", "84912000001", session="linked;1",
-                      request_type=TERMINATE, used_seconds=42))
+                      request_type=CC_TERMINATE, used_seconds=42))
     assert sink.kinds() == [KIND_OUT_OF_CREDIT, KIND_CALLBACK_START, KIND_CALLBACK_USAGE]
     assert (tap.counters.callback_starts, tap.counters.callback_usage) == (1, 1)
 
@@ -115,7 +109,7 @@ def test_a_candidates_session_is_followed_before_the_side_work_links_it() -> Non
     tap.set_watches({"add_keys": ["912000002"]})
     _relay(tap, _call("84912000002", "84912000001", session="early;1"))
     _relay(tap, _call("84912000002", "84912000001", session="early;1",
-                      request_type=TERMINATE, used_seconds=7))
+                      request_type=CC_TERMINATE, used_seconds=7))
     assert sink.kinds() == [KIND_CALLBACK_START, KIND_CALLBACK_USAGE]
     tap.set_watches({"remove_sessions": ["early;1"]})
     assert tap.sessions == set()

@@ -15,8 +15,9 @@ from twisted.internet import defer, reactor, task
 
 from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
-from interceptor.demo.traffic import CREDIT_LIMIT_REACHED, CallAttempt, cca, ccr
+from interceptor.core.avps import CREDIT_LIMIT_REACHED
 from interceptor.diameter import codec
+from interceptor.diameter.traffic import CallAttempt, cca, ccr, e164
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt
@@ -54,7 +55,7 @@ def test_killed_worker_is_restarted_and_nothing_is_lost(sqlite_url: str,
         def burst(first: int) -> None:
             for number in range(first, first + 100):
                 call = CallAttempt(f"k;{number}", CLIENT_HOST, "client.test", "ocs.test",
-                                   caller=f"849120{number:05d}")
+                                   subscription_ids=e164(f"849120{number:05d}"))
                 answers.append(client.request(ccr(call, hop_by_hop=number)))
 
         burst(1)

@@ -14,7 +14,8 @@ from twisted.internet import reactor
 
 from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
-from interceptor.demo.traffic import CREDIT_LIMIT_REACHED, CallAttempt, cca, ccr
+from interceptor.core.avps import CREDIT_LIMIT_REACHED
+from interceptor.diameter.traffic import CallAttempt, cca, ccr, e164
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import AdCampaign, Attempt, CallbackWatch
@@ -53,8 +54,8 @@ def test_out_of_credit_call_beeps_b_and_sends_the_sms_with_the_ad(
 
     try:
         client = yield client_through(interceptor)
-        call = CallAttempt("beep-sms;1", CLIENT_HOST, "client.test", "ocs.test", caller=A,
-                           called_party_address=f"tel:+{B}")
+        call = CallAttempt("beep-sms;1", CLIENT_HOST, "client.test", "ocs.test",
+                           subscription_ids=e164(A), called_party_address=f"tel:+{B}")
         yield client.request(ccr(call, hop_by_hop=1))
         exit_code = yield sipp.wait(timeout=30)
         assert exit_code == 0, sipp.screen()
@@ -109,7 +110,7 @@ def test_without_beeps_the_policy_still_decides_and_the_sms_goes(
         client = yield client_through(interceptor)
         for index in (1, 2):  # A calls B twice: the pair interval allows one notice
             call = CallAttempt(f"sms-only;{index}", CLIENT_HOST, "client.test", "ocs.test",
-                               caller=A, called_party_address=f"tel:+{B}")
+                               subscription_ids=e164(A), called_party_address=f"tel:+{B}")
             yield client.request(ccr(call, hop_by_hop=index))
         yield smsc.wait(lambda: smsc.of("message"), timeout=20, what="the SMS")
         yield wait_until(lambda: rows().get("sms-only;1", ("",))[0] == "sms_only" and
