@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from interceptor.demo.traffic import UPDATE, CallAttempt, cca, ccr
 from interceptor.detection.answer import OutOfCreditClassifier
-from interceptor.detection.config import DetectionConfig
+from interceptor.detection.config import DEFAULT_VOICE_CONTEXTS, DetectionConfig
 from interceptor.sidework.tap import SideWorkTap
 
 
@@ -46,7 +46,7 @@ def main() -> None:
     initial_answer = cca(initial, "ocs", "ocs.test", 2001)
     update_answer = cca(update, "ocs", "ocs.test", 2001)
     tap = SideWorkTap(OutOfCreditClassifier(DetectionConfig()), _Sink(), lambda: 0.0,
-                         ("32260@3gpp.org", "32275@3gpp.org"))
+                      DEFAULT_VOICE_CONTEXTS)
     peer: object = _Peer()
     needle = tap.answer_filter
     assert needle is not None

@@ -30,6 +30,7 @@ from twisted.internet import defer, task
 
 from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
+from interceptor.core import avps
 from interceptor.demo.peers import PeerClientFactory, PeerServerFactory, SimplePeer
 from interceptor.demo.sip_network import DemoSipNetwork
 from interceptor.demo.smsc import DemoSmsc, ReceivedSms
@@ -157,7 +158,7 @@ def _result_label(answer: bytes) -> str:
     mscc = codec.find_avp(answer, 456)
     inner = None
     if mscc is not None:
-        span = codec.find_avp(answer, codec.AVP_RESULT_CODE, start=mscc.data_start,
+        span = codec.find_avp(answer, avps.AVP_RESULT_CODE, start=mscc.data_start,
                               end=mscc.data_end)
         inner = codec.unsigned32(answer, span) if span else None
     if CREDIT_LIMIT_REACHED in (top, inner):

@@ -10,6 +10,14 @@ from dataclasses import dataclass, field
 from diameter.message import Avp, Message, MessageHeader
 from diameter.message import constants as c
 
+from interceptor.core.avps import (
+    AVP_CC_REQUEST_NUMBER,
+    AVP_CC_REQUEST_TYPE,
+    AVP_SESSION_ID,
+    CMD_CREDIT_CONTROL,
+    FLAG_PROXIABLE,
+    FLAG_REQUEST,
+)
 from interceptor.diameter import codec
 
 VENDOR_3GPP = 10415
@@ -51,8 +59,8 @@ def _avp(code: int, value: object, vendor: int = 0) -> Avp:
 
 def ccr(attempt: CallAttempt, hop_by_hop: int = 1, end_to_end: int = 1) -> bytes:
     """A CCR with Subscription-Id, IMS-Information and an MSCC, as a CSCF sends it."""
-    header = MessageHeader(command_flags=codec.FLAG_REQUEST | codec.FLAG_PROXIABLE,
-                           command_code=codec.CMD_CREDIT_CONTROL, application_id=4,
+    header = MessageHeader(command_flags=FLAG_REQUEST | FLAG_PROXIABLE,
+                           command_code=CMD_CREDIT_CONTROL, application_id=4,
                            hop_by_hop_identifier=hop_by_hop,
                            end_to_end_identifier=end_to_end)
     avps = [
@@ -97,9 +105,9 @@ def cca(request: bytes, origin_host: str, origin_realm: str, result: int = SUCCE
         mscc_result: int | None = None, granted_seconds: int = 60) -> bytes:
     """The OCS's answer to ``request``; ``mscc_result`` puts a Result-Code in the MSCC."""
     header = codec.parse_header(request)
-    session = codec.find_avp(request, codec.AVP_SESSION_ID)
-    request_type = codec.find_avp(request, codec.AVP_CC_REQUEST_TYPE)
-    request_number = codec.find_avp(request, codec.AVP_CC_REQUEST_NUMBER)
+    session = codec.find_avp(request, AVP_SESSION_ID)
+    request_type = codec.find_avp(request, AVP_CC_REQUEST_TYPE)
+    request_number = codec.find_avp(request, AVP_CC_REQUEST_NUMBER)
     avps = [
         _avp(c.AVP_SESSION_ID, session.value(request).decode() if session else "none"),
         _avp(c.AVP_RESULT_CODE, result),
@@ -118,7 +126,7 @@ def cca(request: bytes, origin_host: str, origin_realm: str, result: int = SUCCE
         mscc.append(_avp(c.AVP_GRANTED_SERVICE_UNIT, [_avp(c.AVP_CC_TIME, granted_seconds)]))
     if mscc:
         avps.append(_avp(c.AVP_MULTIPLE_SERVICES_CREDIT_CONTROL, mscc))
-    answer_header = MessageHeader(command_flags=header.flags & codec.FLAG_PROXIABLE,
+    answer_header = MessageHeader(command_flags=header.flags & FLAG_PROXIABLE,
                                   command_code=header.command_code,
                                   application_id=header.application_id,
                                   hop_by_hop_identifier=header.hop_by_hop,

@@ -5,6 +5,7 @@ import struct
 
 import pytest
 
+from interceptor.core.avps import HEADER_LENGTH
 from interceptor.detection import (
     EXPERIMENTAL,
     MSCC,
@@ -14,7 +15,7 @@ from interceptor.detection import (
     OutOfCreditClassifier,
 )
 from interceptor.detection.samples import cca, ccr
-from interceptor.diameter.codec import HEADER_LENGTH, iter_avps
+from interceptor.diameter.codec import iter_avps
 
 DEFAULT = OutOfCreditClassifier(DetectionConfig())
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from interceptor.core.avps import HEADER_LENGTH
 from interceptor.detection import CallContext, CallContextExtractor, DetectionConfig
 from interceptor.detection.samples import (
     DATA_CONTEXT,
@@ -17,7 +18,7 @@ from interceptor.detection.samples import (
     grouped_avp,
     text_avp,
 )
-from interceptor.diameter.codec import HEADER_LENGTH, iter_avps
+from interceptor.diameter.codec import iter_avps
 from interceptor.diameter.dictionary import Dictionary, PathError, load_dictionary
 
 EXAMPLE_VENDOR = Path(__file__).resolve().parents[2] / "dictionaries" / "examples" / \

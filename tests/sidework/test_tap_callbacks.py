@@ -15,13 +15,14 @@ from interceptor.demo.traffic import (
 )
 from interceptor.detection.answer import OutOfCreditClassifier
 from interceptor.detection.config import DetectionConfig
+from interceptor.diameter.avpwalk import subscriber_key, watched_subscriber
 from interceptor.sidework.frames import (
     KIND_CALLBACK_START,
     KIND_CALLBACK_USAGE,
     KIND_OUT_OF_CREDIT,
     FrameReader,
 )
-from interceptor.sidework.tap import SideWorkTap, subscriber_key, watched_subscriber
+from interceptor.sidework.tap import SideWorkTap
 
 
 class Sink:
