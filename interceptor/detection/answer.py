@@ -16,14 +16,9 @@ from interceptor.core.avps import (
     AVP_MULTIPLE_SERVICES_CREDIT_CONTROL,
     AVP_RESULT_CODE,
     AVP_VENDOR_ID,
-    HEADER_LENGTH,
 )
 from interceptor.detection.config import DetectionConfig
-from interceptor.diameter.avpwalk import (
-    collect_until,
-    credit_control_end,
-    first_unsigned32,
-)
+from interceptor.diameter.avpwalk import answer_walk_until, first_unsigned32
 
 TOP_LEVEL = "top_level"
 MSCC = "mscc"
@@ -73,26 +68,22 @@ class OutOfCreditClassifier:
                 break
         else:
             return None
-        end = credit_control_end(message, request=False)
-        if end is None:
-            return None
         codes = self._codes
         # A configured Result-Code at top level ends the walk; the grouped AVPs met on the
-        # way are looked into only when it is not there.
-        result, grouped = collect_until(message, HEADER_LENGTH, end, self._grouped,
-                                        AVP_RESULT_CODE, codes)
+        # way are looked into only when it is not there: the MSCCs first.
+        result, grouped = answer_walk_until(message, AVP_RESULT_CODE, codes, self._grouped)
         if result is not None:
             return OutOfCredit(result, TOP_LEVEL)
-        if not grouped:
-            return None
-        for start, stop in grouped.get(AVP_MULTIPLE_SERVICES_CREDIT_CONTROL, ()):
-            result = first_unsigned32(message, start, stop, AVP_RESULT_CODE)
-            if result in codes:
-                return OutOfCredit(result, MSCC)
-        for start, stop in grouped.get(AVP_EXPERIMENTAL_RESULT, ()):
-            verdict = self._experimental_result(message, start, stop)
-            if verdict is not None:
-                return verdict
+        for code, start, stop in grouped:
+            if code == AVP_MULTIPLE_SERVICES_CREDIT_CONTROL:
+                result = first_unsigned32(message, start, stop, AVP_RESULT_CODE)
+                if result in codes:
+                    return OutOfCredit(result, MSCC)
+        for code, start, stop in grouped:
+            if code == AVP_EXPERIMENTAL_RESULT:
+                verdict = self._experimental_result(message, start, stop)
+                if verdict is not None:
+                    return verdict
         return None
 
     def _experimental_result(self, message: bytes, start: int,

@@ -123,17 +123,28 @@ def first(data: bytes, start: int, end: int, key: int) -> Span | None:
     return None
 
 
-def collect_until(data: bytes, start: int, end: int, wanted: frozenset[int], key: int,
-                  values: frozenset[int]) -> tuple[int | None, Collected]:
-    """Walk the IETF AVPs directly in ``data[start:end]`` until an Unsigned32 AVP ``key``
-    holds one of ``values``: that value (None if none does) and the ``wanted`` AVPs met
-    on the way. Vendor-specific AVPs are passed over; a broken AVP ends the walk quietly
-    (what came before it stands)."""
-    found: Collected = {}
-    offset = start
+def answer_walk_until(answer: bytes, key: int, values: frozenset[int],
+                      wanted: frozenset[int]) -> tuple[int | None, list[tuple[int, int, int]]]:
+    """Walk the top-level IETF AVPs of a Credit-Control answer until an Unsigned32 AVP
+    ``key`` holds one of ``values``: that value (None if none does), and the ``wanted``
+    AVPs met on the way as (code, data start, data end) in message order.
+
+    Vendor-specific AVPs are passed over; a broken AVP ends the walk quietly (what came
+    before it stands). A message that is not a Credit-Control answer, or whose length
+    cannot be right, has nothing: ``(None, [])``.
+    """
+    met: list[tuple[int, int, int]] = []
+    size = len(answer)
+    if (size < HEADER_LENGTH or answer[4] & FLAG_REQUEST
+            or answer[5:8] != _CREDIT_CONTROL_COMMAND):
+        return None, met
+    end = (answer[1] << 16) | (answer[2] << 8) | answer[3]
+    if end > size:
+        return None, met
+    offset = HEADER_LENGTH
     try:
         while offset < end:
-            code, flags_length = _CODE_FLAGS_LENGTH(data, offset)
+            code, flags_length = _CODE_FLAGS_LENGTH(answer, offset)
             length = flags_length & _LENGTH_MASK
             data_end = offset + length
             if length < 8 or data_end > end:
@@ -142,19 +153,15 @@ def collect_until(data: bytes, start: int, end: int, wanted: frozenset[int], key
                 pass
             elif code == key:
                 if length == 12:
-                    value = _U32(data, offset + 8)[0]
+                    value = _U32(answer, offset + 8)[0]
                     if value in values:
-                        return value, found
+                        return value, met
             elif code in wanted:
-                spans = found.get(code)
-                if spans is None:
-                    found[code] = [(offset + 8, data_end)]
-                else:
-                    spans.append((offset + 8, data_end))
+                met.append((code, offset + 8, data_end))
             offset = (data_end + 3) & -4
     except struct.error:  # an AVP header cut by the end of the buffer
         pass
-    return None, found
+    return None, met
 
 
 def first_unsigned32(data: bytes, start: int, end: int, key: int) -> int | None:
@@ -167,17 +174,6 @@ def first_unsigned32(data: bytes, start: int, end: int, key: int) -> int | None:
     if span is None or span[1] - span[0] != 4:
         return None
     return int(_U32(data, span[0])[0])
-
-
-def credit_control_end(message: bytes, request: bool) -> int | None:
-    """Where the AVPs of a Credit-Control request (``request``) or answer end: its
-    Message-Length. None when the message is not one or the length cannot be right."""
-    size = len(message)
-    if (size < HEADER_LENGTH or message[5:8] != _CREDIT_CONTROL_COMMAND
-            or (message[4] & FLAG_REQUEST) != (FLAG_REQUEST if request else 0)):
-        return None
-    end = (message[1] << 16) | (message[2] << 8) | message[3]
-    return end if HEADER_LENGTH <= end <= size else None
 
 
 def _bad_length(code: int, length: int, offset: int, end: int) -> str:

@@ -55,26 +55,20 @@ def test_partial_collect_keeps_what_came_before_a_broken_avp() -> None:
     assert [broken[start:end] for start, end in found[avps.AVP_SESSION_ID]] == [b"walk;1"]
 
 
-def test_collect_until_stops_at_a_wanted_value() -> None:
-    answer = cca(ccr(_attempt()), "ocs.test", "ocs.test", avps.CREDIT_LIMIT_REACHED,
+def test_answer_walk_stops_at_a_wanted_value() -> None:
+    request = ccr(_attempt())
+    answer = cca(request, "ocs.test", "ocs.test", avps.CREDIT_LIMIT_REACHED,
                  mscc_result=avps.SUCCESS)
     mscc = frozenset({avps.AVP_MULTIPLE_SERVICES_CREDIT_CONTROL})
-    end = len(answer)
-    value, grouped = avpwalk.collect_until(answer, avps.HEADER_LENGTH, end, mscc,
-                                           avps.AVP_RESULT_CODE,
-                                           frozenset({avps.CREDIT_LIMIT_REACHED}))
+    limit = frozenset({avps.CREDIT_LIMIT_REACHED})
+    value, _ = avpwalk.answer_walk_until(answer, avps.AVP_RESULT_CODE, limit, mscc)
     assert value == avps.CREDIT_LIMIT_REACHED
-    value, grouped = avpwalk.collect_until(answer, avps.HEADER_LENGTH, end, mscc,
-                                           avps.AVP_RESULT_CODE, frozenset({1}))
+    value, met = avpwalk.answer_walk_until(answer, avps.AVP_RESULT_CODE, frozenset({1}), mscc)
     assert value is None
-    [(start, stop)] = grouped[avps.AVP_MULTIPLE_SERVICES_CREDIT_CONTROL]
+    [(code, start, stop)] = met
+    assert code == avps.AVP_MULTIPLE_SERVICES_CREDIT_CONTROL
     assert avpwalk.first_unsigned32(answer, start, stop, avps.AVP_RESULT_CODE) == avps.SUCCESS
-
-
-def test_credit_control_end_tells_requests_from_answers() -> None:
-    request = ccr(_attempt())
-    answer = cca(request, "ocs.test", "ocs.test")
-    assert avpwalk.credit_control_end(request, request=True) == len(request)
-    assert avpwalk.credit_control_end(request, request=False) is None
-    assert avpwalk.credit_control_end(answer, request=False) == len(answer)
-    assert avpwalk.credit_control_end(answer[:-4], request=False) is None
+    # Not an answer, or a length beyond the bytes: nothing.
+    assert avpwalk.answer_walk_until(request, avps.AVP_RESULT_CODE, limit, mscc) == (None, [])
+    assert avpwalk.answer_walk_until(answer[:-4], avps.AVP_RESULT_CODE, limit,
+                                     mscc) == (None, [])
