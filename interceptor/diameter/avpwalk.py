@@ -1,6 +1,8 @@
-"""The AVP walks of everything that reads Diameter on raw bytes: detection, the relay's
-tap, callback usage and the side work's IMS-Charging-Identifier check. (The relay's own
-edits and the agent's messages use :mod:`interceptor.diameter.codec`.)
+"""The AVP walks of everything that reads Diameter on raw bytes: detection (configured
+paths, the out-of-credit answer walk), the relay's tap, callback usage and the side
+work's IMS-Charging-Identifier check. The numbers come from :mod:`interceptor.core.avps`;
+the rules (which codes count, which contexts are voice) stay with their owners. (The
+relay's own edits and the agent's messages use :mod:`interceptor.diameter.codec`.)
 
 Same wire rules as :func:`interceptor.diameter.codec.iter_avps` (and the same
 :class:`AvpLengthError`), but without an object per AVP: an AVP is identified by one int,
