@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from interceptor.core.avps import CC_UPDATE, SUCCESS
 from interceptor.detection.answer import OutOfCreditClassifier
-from interceptor.detection.config import DetectionConfig
+from interceptor.detection.config import DEFAULT_VOICE_CONTEXTS, DetectionConfig
 from interceptor.diameter.traffic import CallAttempt, cca, ccr, e164
 from interceptor.sidework.tap import SideWorkTap
 
@@ -51,7 +51,7 @@ def main() -> None:
     initial_answer = cca(initial, "ocs", "ocs.test", SUCCESS)
     update_answer = cca(update, "ocs", "ocs.test", SUCCESS)
     tap = SideWorkTap(OutOfCreditClassifier(DetectionConfig()), _Sink(), lambda: 0.0,
-                         ("32260@3gpp.org", "32275@3gpp.org"))
+                      DEFAULT_VOICE_CONTEXTS)
     peer: object = _Peer()
     needle = tap.answer_filter
     assert needle is not None

@@ -34,18 +34,18 @@ from interceptor.callbacks.store import (
     expire_watches,
     link_call,
 )
-from interceptor.callbacks.usage import CC_TERMINATE, request_type, used_seconds
+from interceptor.core import avps
 from interceptor.core.reactor import Clock
 from interceptor.core.runner import Runner
 from interceptor.core.vocabulary import WatchKind
 from interceptor.detection.answer import OutOfCreditClassifier
-from interceptor.detection.request import CC_INITIAL_REQUEST, CallContextExtractor
+from interceptor.detection.request import CallContextExtractor
 from interceptor.diameter import codec
+from interceptor.diameter.avpwalk import request_type, used_seconds
 from interceptor.numbers import NumberingConfig, normalise
 
 logger = logging.getLogger(__name__)
 
-SUCCESS = 2001
 Publisher = Callable[[dict[str, Any]], None]
 
 
@@ -177,22 +177,22 @@ class CallbackAttribution:
         if session is None:
             return defer.succeed(None)
         seconds = used_seconds(request)
-        final = request_type(request) == CC_TERMINATE
+        final = request_type(request) == avps.CC_TERMINATE
         job = self._serial(add_usage, self.engine, session, seconds, final, self.config)
         return job.addCallbacks(self._used, self._failed, errbackArgs=("usage",),
                                 callbackArgs=(seconds,))
 
     @staticmethod
     def extractor_session(request: bytes) -> str | None:
-        span = codec.find_avp(request, codec.AVP_SESSION_ID)
+        span = codec.find_avp(request, avps.AVP_SESSION_ID)
         return span.value(request).decode("utf-8", "replace") if span is not None else None
 
     def _call_start(self, request: bytes, answer: bytes, at: float) -> CallStart | None:
-        if codec.result_code(answer) != SUCCESS or \
+        if codec.result_code(answer) != avps.SUCCESS or \
                 self.classifier.out_of_credit(answer) is not None:
             return None
         context = self.extractor.call_context(request)
-        if context is None or context.request_type != CC_INITIAL_REQUEST \
+        if context is None or context.request_type != avps.CC_INITIAL \
                 or context.session_id is None:
             return None
         calling = normalise(context.caller_raw, self.numbering).e164

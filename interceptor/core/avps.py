@@ -38,6 +38,9 @@ CMD_ABORT_SESSION = 274
 CMD_SESSION_TERMINATION = 275
 CMD_DEVICE_WATCHDOG = 280
 CMD_DISCONNECT_PEER = 282
+# The base protocol's own exchanges (RFC 6733 §5): a node answers them itself.
+BASE_COMMANDS = frozenset({CMD_CAPABILITIES_EXCHANGE, CMD_DEVICE_WATCHDOG,
+                           CMD_DISCONNECT_PEER})
 
 # -- base AVPs (RFC 6733) -----------------------------------------------------------------
 AVP_HOST_IP_ADDRESS = 257

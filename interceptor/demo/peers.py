@@ -15,6 +15,7 @@ from twisted.internet import defer
 from twisted.internet.protocol import ClientFactory, Factory
 from twisted.python.failure import Failure
 
+from interceptor.core import avps
 from interceptor.diameter import codec, messages
 from interceptor.diameter.config import AgentIdentity
 from interceptor.diameter.framing import DiameterProtocol
@@ -57,14 +58,14 @@ class SimplePeer:
     def message_received(self, message: bytes) -> None:
         self.received.append(message)
         header = codec.parse_header(message)
-        if header.command_code == codec.CMD_CAPABILITIES_EXCHANGE:
+        if header.command_code == avps.CMD_CAPABILITIES_EXCHANGE:
             self._capabilities(message, header)
-        elif header.command_code == codec.CMD_DEVICE_WATCHDOG and header.is_request:
+        elif header.command_code == avps.CMD_DEVICE_WATCHDOG and header.is_request:
             self.send(self.factory.dwa(header))
-        elif header.command_code == codec.CMD_DISCONNECT_PEER and header.is_request:
+        elif header.command_code == avps.CMD_DISCONNECT_PEER and header.is_request:
             self.send(self.factory.dpa(header))
             self.open = False
-        elif header.command_code == codec.CMD_DISCONNECT_PEER and self.protocol is not None:
+        elif header.command_code == avps.CMD_DISCONNECT_PEER and self.protocol is not None:
             self.protocol.close()  # our DPR was answered
         elif header.is_request:
             answer = self.handler(message) if self.handler else None
@@ -99,7 +100,7 @@ class SimplePeer:
         capabilities = messages.parse_capabilities(message)
         self.cea_result = capabilities.result_code
         self.remote_origin_host = capabilities.origin_host
-        if capabilities.result_code == messages.SUCCESS:
+        if capabilities.result_code == avps.SUCCESS:
             self._opened()
 
     def _opened(self) -> None:
@@ -123,7 +124,7 @@ class SimplePeer:
         if self.protocol is not None:
             if self.open:
                 self.open = False
-                self.send(self.factory.dpr(messages.DISCONNECT_REBOOTING))
+                self.send(self.factory.dpr(avps.DISCONNECT_REBOOTING))
             else:
                 self.protocol.close()
         return self.closed

@@ -30,6 +30,7 @@ from twisted.internet import defer, task
 
 from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
+from interceptor.core import avps
 from interceptor.core.avps import CC_TERMINATE, CONTEXT_GY_DATA, CREDIT_LIMIT_REACHED, SUCCESS
 from interceptor.core.vocabulary import (
     KNOWN_CALLEE_CLASSES,
@@ -155,7 +156,7 @@ def _result_label(answer: bytes) -> str:
     mscc = codec.find_avp(answer, 456)
     inner = None
     if mscc is not None:
-        span = codec.find_avp(answer, codec.AVP_RESULT_CODE, start=mscc.data_start,
+        span = codec.find_avp(answer, avps.AVP_RESULT_CODE, start=mscc.data_start,
                               end=mscc.data_end)
         inner = codec.unsigned32(answer, span) if span else None
     if CREDIT_LIMIT_REACHED in (top, inner):

@@ -8,32 +8,21 @@ over an MSCC one. Optionally configured Experimental-Result codes count last.
 
 from __future__ import annotations
 
-import struct
 from typing import NamedTuple
 
-from interceptor.detection.config import DetectionConfig
-from interceptor.diameter.avpwalk import first
-from interceptor.diameter.codec import (
-    AVP_FLAG_VENDOR,
+from interceptor.core.avps import (
+    AVP_EXPERIMENTAL_RESULT,
+    AVP_EXPERIMENTAL_RESULT_CODE,
+    AVP_MULTIPLE_SERVICES_CREDIT_CONTROL,
     AVP_RESULT_CODE,
-    FLAG_REQUEST,
-    HEADER_LENGTH,
-    AvpLengthError,
+    AVP_VENDOR_ID,
 )
-
-AVP_VENDOR_ID = 266
-AVP_EXPERIMENTAL_RESULT = 297
-AVP_EXPERIMENTAL_RESULT_CODE = 298
-AVP_MULTIPLE_SERVICES_CREDIT_CONTROL = 456
+from interceptor.detection.config import DetectionConfig
+from interceptor.diameter.avpwalk import answer_walk_until, first_unsigned32
 
 TOP_LEVEL = "top_level"
 MSCC = "mscc"
 EXPERIMENTAL = "experimental"
-
-_CREDIT_CONTROL_COMMAND = b"\x00\x01\x10"
-_CODE_FLAGS_LENGTH = struct.Struct("!II").unpack_from
-_U32 = struct.Struct("!I").unpack_from
-_VENDOR_BIT = AVP_FLAG_VENDOR << 24
 
 
 class OutOfCredit(NamedTuple):
@@ -46,6 +35,9 @@ class OutOfCreditClassifier:
     def __init__(self, config: DetectionConfig) -> None:
         self._codes = frozenset(config.out_of_credit_codes)
         self._experimental = frozenset(config.experimental_out_of_credit)
+        # The grouped AVPs that may say so (Experimental-Result only when codes of it count).
+        self._grouped = frozenset({AVP_MULTIPLE_SERVICES_CREDIT_CONTROL,
+                                   *([AVP_EXPERIMENTAL_RESULT] if self._experimental else [])})
         # An answer that nowhere holds the 4 bytes of a code we look for cannot carry it:
         # a C-speed substring test spares the AVP walk for almost every answer.
         self._needles = tuple(code.to_bytes(4, "big") for code in sorted(
@@ -76,61 +68,29 @@ class OutOfCreditClassifier:
                 break
         else:
             return None
-        size = len(message)
-        if (size < HEADER_LENGTH or message[4] & FLAG_REQUEST
-                or message[5:8] != _CREDIT_CONTROL_COMMAND):
-            return None
-        end = (message[1] << 16) | (message[2] << 8) | message[3]
-        if end < HEADER_LENGTH or end > size:
-            return None
         codes = self._codes
-        check_experimental = bool(self._experimental)
-        in_mscc: OutOfCredit | None = None
-        experimental: OutOfCredit | None = None
-        offset = HEADER_LENGTH
-        try:
-            while offset < end:
-                code, flags_length = _CODE_FLAGS_LENGTH(message, offset)
-                length = flags_length & 0xFFFFFF
-                data_end = offset + length
-                if length < 8 or data_end > end:
-                    break
-                if flags_length & _VENDOR_BIT:
-                    pass  # Result-Code, MSCC and Experimental-Result are IETF AVPs
-                elif code == AVP_RESULT_CODE:
-                    if length == 12:
-                        result = _U32(message, offset + 8)[0]
-                        if result in codes:
-                            return OutOfCredit(result, TOP_LEVEL)
-                elif code == AVP_MULTIPLE_SERVICES_CREDIT_CONTROL:
-                    if in_mscc is None:
-                        inner = _unsigned(message, offset + 8, data_end, AVP_RESULT_CODE)
-                        if inner is not None and inner in codes:
-                            in_mscc = OutOfCredit(inner, MSCC)
-                elif (code == AVP_EXPERIMENTAL_RESULT and check_experimental
-                      and experimental is None):
-                    experimental = self._experimental_result(message, offset + 8, data_end)
-                offset = (data_end + 3) & -4
-        except struct.error:  # an AVP header cut by the end of the buffer
-            pass
-        return in_mscc or experimental
+        # A configured Result-Code at top level ends the walk; the grouped AVPs met on the
+        # way are looked into only when it is not there: the MSCCs first.
+        result, grouped = answer_walk_until(message, AVP_RESULT_CODE, codes, self._grouped)
+        if result is not None:
+            return OutOfCredit(result, TOP_LEVEL)
+        for code, start, stop in grouped:
+            if code == AVP_MULTIPLE_SERVICES_CREDIT_CONTROL:
+                result = first_unsigned32(message, start, stop, AVP_RESULT_CODE)
+                if result in codes:
+                    return OutOfCredit(result, MSCC)
+        for code, start, stop in grouped:
+            if code == AVP_EXPERIMENTAL_RESULT:
+                verdict = self._experimental_result(message, start, stop)
+                if verdict is not None:
+                    return verdict
+        return None
 
     def _experimental_result(self, message: bytes, start: int,
                              end: int) -> OutOfCredit | None:
-        vendor_id = _unsigned(message, start, end, AVP_VENDOR_ID)
-        code = _unsigned(message, start, end, AVP_EXPERIMENTAL_RESULT_CODE)
+        vendor_id = first_unsigned32(message, start, end, AVP_VENDOR_ID)
+        code = first_unsigned32(message, start, end, AVP_EXPERIMENTAL_RESULT_CODE)
         if vendor_id is not None and code is not None \
                 and (vendor_id, code) in self._experimental:
             return OutOfCredit(code, EXPERIMENTAL)
         return None
-
-
-def _unsigned(message: bytes, start: int, end: int, key: int) -> int | None:
-    """The first Unsigned32 ``key`` directly inside [start, end); None if absent/broken."""
-    try:
-        span = first(message, start, end, key)
-    except AvpLengthError:
-        return None
-    if span is None or span[1] - span[0] != 4:
-        return None
-    return int(_U32(message, span[0])[0])

@@ -6,17 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from interceptor.core import avps
 from interceptor.core.section import ConfigError, PathElement, Section
 from interceptor.diameter.dictionary import Dictionary, DictionaryError, PathError, load_dictionary
 from interceptor.diameter.paths import compile_condition, compile_value_path
 
-IMS_VOICE_CONTEXT = "32260@3gpp.org"
-MMTEL_VOICE_CONTEXT = "32275@3gpp.org"
-DIAMETER_CREDIT_LIMIT_REACHED = 4012
-DIAMETER_CREDIT_CONTROL_NOT_APPLICABLE = 4011
-
-DEFAULT_VOICE_CONTEXTS = (IMS_VOICE_CONTEXT, MMTEL_VOICE_CONTEXT)
-DEFAULT_OUT_OF_CREDIT_CODES = frozenset({DIAMETER_CREDIT_LIMIT_REACHED})
+DEFAULT_VOICE_CONTEXTS = (avps.CONTEXT_IMS_VOICE, avps.CONTEXT_MMTEL)
+DEFAULT_OUT_OF_CREDIT_CODES = frozenset({avps.CREDIT_LIMIT_REACHED})
 DEFAULT_CALLER_PATHS = (
     "Subscription-Id[Subscription-Id-Type=END_USER_E164]/Subscription-Id-Data",
     "Service-Information/IMS-Information/Calling-Party-Address",
@@ -98,7 +94,7 @@ def _out_of_credit_codes(section: Section) -> frozenset[int]:
                           section.at("out_of_credit_codes"))
     for index, code in enumerate(codes):
         path = (*section.at("out_of_credit_codes"), index)
-        if code == DIAMETER_CREDIT_CONTROL_NOT_APPLICABLE:
+        if code == avps.CREDIT_CONTROL_NOT_APPLICABLE:
             raise ConfigError("4011 DIAMETER_CREDIT_CONTROL_NOT_APPLICABLE means the "
                               "service is free, never that the caller is out of credit",
                               path)

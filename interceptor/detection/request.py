@@ -12,16 +12,20 @@ import struct
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from interceptor.detection.config import DetectionConfig
-from interceptor.diameter.avpwalk import Collected, PathTrie, Span, resolve
-from interceptor.diameter.codec import (
+from interceptor.core.avps import (
     AVP_CC_REQUEST_TYPE,
     AVP_FLAG_VENDOR,
+    AVP_SERVICE_CONTEXT_ID,
     AVP_SESSION_ID,
+    CC_EVENT,
+    CC_INITIAL,
+    CMD_CREDIT_CONTROL,
     FLAG_REQUEST,
     HEADER_LENGTH,
-    AvpLengthError,
 )
+from interceptor.detection.config import DetectionConfig
+from interceptor.diameter.avpwalk import Collected, PathTrie, Span, resolve
+from interceptor.diameter.codec import AvpLengthError
 from interceptor.diameter.dictionary import Dictionary
 from interceptor.diameter.paths import (
     AvpPath,
@@ -30,12 +34,9 @@ from interceptor.diameter.paths import (
     compile_value_path,
 )
 
-AVP_SERVICE_CONTEXT_ID = 461
-CC_INITIAL_REQUEST = 1
-CC_EVENT_REQUEST = 4
-_CREDIT_CONTROL_COMMAND = b"\x00\x01\x10"  # 272 in the 3-byte command code field
-_INITIAL = struct.pack("!I", CC_INITIAL_REQUEST)
-_EVENT = struct.pack("!I", CC_EVENT_REQUEST)
+_CREDIT_CONTROL_COMMAND = CMD_CREDIT_CONTROL.to_bytes(3, "big")  # the header's 3 bytes
+_INITIAL = struct.pack("!I", CC_INITIAL)
+_EVENT = struct.pack("!I", CC_EVENT)
 
 _CODE_FLAGS_LENGTH = struct.Struct("!II").unpack_from
 _U32 = struct.Struct("!I").unpack_from
@@ -119,9 +120,9 @@ class CallContextExtractor:
                         if code == AVP_CC_REQUEST_TYPE:
                             value = message[data_start:data_end]
                             if value == _INITIAL:
-                                request_type = CC_INITIAL_REQUEST
+                                request_type = CC_INITIAL
                             elif value == _EVENT:
-                                request_type = CC_EVENT_REQUEST
+                                request_type = CC_EVENT
                             else:
                                 return None
                         elif code == AVP_SERVICE_CONTEXT_ID:

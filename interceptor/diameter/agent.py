@@ -16,6 +16,7 @@ from typing import Protocol
 
 from twisted.internet import defer, task
 
+from interceptor.core import avps
 from interceptor.core.histogram import LATENCY_BUCKETS, Buckets
 from interceptor.core.reactor import Clock
 from interceptor.diameter import codec, messages
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 _U32 = struct.Struct("!I")
 _NAME_CACHE_LIMIT = 4096
-_CREDIT_CONTROL = codec.CMD_CREDIT_CONTROL.to_bytes(3, "big")
+_CREDIT_CONTROL = avps.CMD_CREDIT_CONTROL.to_bytes(3, "big")
 
 
 class RelayObserver(Protocol):
@@ -170,7 +171,7 @@ class DiameterAgent:
     def stopping(self) -> bool:
         return self._stop_phase > 0
 
-    def stop(self, cause: int = messages.DISCONNECT_REBOOTING) -> defer.Deferred[None]:
+    def stop(self, cause: int = avps.DISCONNECT_REBOOTING) -> defer.Deferred[None]:
         """DPR to client peers, drain in-flight requests, DPR to OCS peers, close.
 
         The Deferred fires when every connection is closed.
@@ -200,13 +201,13 @@ class DiameterAgent:
             if self.pending and now < self._stop_started + timers.request_timeout + 1:
                 return
             for entry in list(self.pending.values()):
-                self._abandon(entry, messages.UNABLE_TO_DELIVER,
+                self._abandon(entry, avps.UNABLE_TO_DELIVER,
                               "agent shutting down before the answer came")
             self._stop_phase = 2
             self._stop_started = now
             for connection in list(self.connections):
                 if connection.state is State.OPEN:
-                    connection.send_dpr(messages.DISCONNECT_REBOOTING)
+                    connection.send_dpr(avps.DISCONNECT_REBOOTING)
                 elif connection.dpa_received or connection.disconnect_cause is not None \
                         or connection.state is not State.CLOSING:
                     connection.close()
@@ -249,7 +250,7 @@ class DiameterAgent:
         peer = connection.peer
         assert peer is not None
         if self.stopping:
-            return messages.UNABLE_TO_COMPLY, "agent is shutting down"
+            return avps.UNABLE_TO_COMPLY, "agent is shutting down"
         existing = peer.connection
         if peer.config.role == "client":
             # We never dial clients, so there is no election: a client that reconnects
@@ -261,7 +262,7 @@ class DiameterAgent:
                 existing.close()
             return None
         if existing is not None:
-            return messages.ELECTION_LOST, "a connection with this peer is already open"
+            return avps.ELECTION_LOST, "a connection with this peer is already open"
         dialling = peer.dialling
         if dialling is not None and dialling.state is State.WAIT_CEA:
             # RFC 6733 §5.6.4: the responder elects; the higher Origin-Host wins.
@@ -271,7 +272,7 @@ class DiameterAgent:
                 dialling.close()
                 return None
             logger.info("election with %s lost: keeping our connection", peer.name)
-            return messages.ELECTION_LOST, "election lost"
+            return avps.ELECTION_LOST, "election lost"
         return None
 
     def initiator_ready(self, connection: Link) -> bool:
@@ -341,36 +342,36 @@ class DiameterAgent:
 
     def relay_request(self, origin: Link, message: bytes) -> None:
         flags = message[4]
-        if flags & codec.FLAG_ERROR:
-            self._refuse(origin, message, messages.INVALID_HDR_BITS,
+        if flags & avps.FLAG_ERROR:
+            self._refuse(origin, message, avps.INVALID_HDR_BITS,
                          "E bit set in a request")
             return
-        if not flags & codec.FLAG_PROXIABLE:
-            self._refuse(origin, message, messages.UNABLE_TO_DELIVER,
+        if not flags & avps.FLAG_PROXIABLE:
+            self._refuse(origin, message, avps.UNABLE_TO_DELIVER,
                          "request is not proxiable and this agent does not serve it")
             return
         application_id = _U32.unpack_from(message, 8)[0]
         if application_id not in self._applications and not self._relay_all_applications:
-            self._refuse(origin, message, messages.APPLICATION_UNSUPPORTED,
+            self._refuse(origin, message, avps.APPLICATION_UNSUPPORTED,
                          f"application {application_id} is not relayed here")
             return
         try:
             raw_host, raw_realm, loop = codec.routing_avps(message, self._own_identity)
         except codec.AvpLengthError as error:
-            self._refuse(origin, message, messages.INVALID_AVP_LENGTH, error.reason,
+            self._refuse(origin, message, avps.INVALID_AVP_LENGTH, error.reason,
                          failed_avp=_offending_avp(message, error.offset))
             return
         if loop:
-            self._refuse(origin, message, messages.LOOP_DETECTED,
+            self._refuse(origin, message, avps.LOOP_DETECTED,
                          "this agent is already in Route-Record")
             return
         if raw_realm is None:
-            self._refuse(origin, message, messages.MISSING_AVP, "Destination-Realm missing",
-                         failed_avp=codec.encode_avp(codec.AVP_DESTINATION_REALM, b""))
+            self._refuse(origin, message, avps.MISSING_AVP, "Destination-Realm missing",
+                         failed_avp=codec.encode_avp(avps.AVP_DESTINATION_REALM, b""))
             return
         pending = self.pending
         if len(pending) >= self._max_pending:
-            self._refuse(origin, message, messages.TOO_BUSY, "too many requests in flight")
+            self._refuse(origin, message, avps.TOO_BUSY, "too many requests in flight")
             return
         destination_host = self._name(raw_host)
         destination_realm = self._name(raw_realm)
@@ -455,7 +456,7 @@ class DiameterAgent:
             choice = self.routing.choose(entry.destination_host, entry.destination_realm,
                                          self._usable, exclude)
             if isinstance(choice, NoRoute):
-                self._abandon(entry, messages.UNABLE_TO_DELIVER,
+                self._abandon(entry, avps.UNABLE_TO_DELIVER,
                               f"{lost.peer_name} lost and no alternate peer: "
                               f"{choice.reason}")
                 continue
@@ -476,7 +477,7 @@ class DiameterAgent:
         while deadlines and deadlines[0].deadline <= now:
             entry = deadlines.popleft()
             if pending.get(entry.hop_by_hop) is entry:
-                self._abandon(entry, messages.UNABLE_TO_DELIVER,
+                self._abandon(entry, avps.UNABLE_TO_DELIVER,
                               f"no answer from {entry.target.peer_name} within Tx")
         if self._stop_phase:
             self._advance_shutdown()
@@ -485,7 +486,7 @@ class DiameterAgent:
 def _top_level_spans(message: bytes) -> list[codec.AvpSpan]:
     spans: list[codec.AvpSpan] = []
     try:
-        for span in codec.iter_avps(message, codec.HEADER_LENGTH, len(message)):
+        for span in codec.iter_avps(message, avps.HEADER_LENGTH, len(message)):
             spans.append(span)
     except codec.AvpLengthError:
         pass
@@ -500,7 +501,7 @@ def _offending_avp(message: bytes, offset: int) -> bytes:
     code, flags_length = struct.unpack("!II", header)
     flags = flags_length >> 24
     vendor = b""
-    if flags & codec.AVP_FLAG_VENDOR:
+    if flags & avps.AVP_FLAG_VENDOR:
         vendor = message[offset + 8:offset + 12].ljust(4, b"\x00")
     header_length = 8 + len(vendor)
     payload = b"\x00" * 4

@@ -1,4 +1,8 @@
-"""Tight AVP walks for the detection hot path.
+"""The AVP walks of everything that reads Diameter on raw bytes: detection (configured
+paths, the out-of-credit answer walk), the relay's tap, callback usage and the side
+work's IMS-Charging-Identifier check. The numbers come from :mod:`interceptor.core.avps`;
+the rules (which codes count, which contexts are voice) stay with their owners. (The
+relay's own edits and the agent's messages use :mod:`interceptor.diameter.codec`.)
 
 Same wire rules as :func:`interceptor.diameter.codec.iter_avps` (and the same
 :class:`AvpLengthError`), but without an object per AVP: an AVP is identified by one int,
@@ -15,14 +19,38 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Sequence
 
-from interceptor.diameter import codec
-from interceptor.diameter.codec import AVP_FLAG_VENDOR, AvpLengthError
-from interceptor.diameter.paths import AvpPath, Step
+from interceptor.core.avps import (
+    AVP_CC_REQUEST_TYPE,
+    AVP_CC_TIME,
+    AVP_FLAG_MANDATORY,
+    AVP_FLAG_VENDOR,
+    AVP_MULTIPLE_SERVICES_CREDIT_CONTROL,
+    AVP_RESULT_CODE,
+    AVP_SESSION_ID,
+    AVP_SUBSCRIPTION_ID,
+    AVP_SUBSCRIPTION_ID_DATA,
+    AVP_SUBSCRIPTION_ID_TYPE,
+    AVP_TGPP_IMS_CHARGING_IDENTIFIER,
+    AVP_TGPP_IMS_INFORMATION,
+    AVP_TGPP_SERVICE_INFORMATION,
+    AVP_USED_SERVICE_UNIT,
+    CC_INITIAL,
+    CMD_CREDIT_CONTROL,
+    END_USER_E164,
+    FLAG_REQUEST,
+    HEADER_LENGTH,
+    SUCCESS,
+    VENDOR_3GPP,
+)
+from interceptor.diameter.codec import AvpLengthError
+from interceptor.diameter.paths import AvpPath, Step, avp_key
+from interceptor.numbers import KEY_DIGITS
 
 _CODE_FLAGS_LENGTH = struct.Struct("!II").unpack_from
 _U32 = struct.Struct("!I").unpack_from
 _VENDOR_BIT = AVP_FLAG_VENDOR << 24
 _LENGTH_MASK = 0xFFFFFF
+_CREDIT_CONTROL_COMMAND = CMD_CREDIT_CONTROL.to_bytes(3, "big")
 
 Span = tuple[int, int]
 """Data of one AVP: [start, end) in the buffer, padding excluded."""
@@ -31,9 +59,13 @@ Collected = dict[int, list[Span]]
 
 
 def collect(data: bytes, start: int, end: int, wanted: frozenset[int],
-            wanted_codes: frozenset[int]) -> Collected:
+            wanted_codes: frozenset[int], *, partial: bool = False) -> Collected:
     """The AVPs directly in ``data[start:end]`` whose key is wanted. ``wanted_codes`` (the
-    codes of the wanted keys) lets most AVPs be skipped without reading their vendor."""
+    codes of the wanted keys) lets most AVPs be skipped without reading their vendor.
+
+    Raises AvpLengthError at a broken AVP; with ``partial``, that AVP ends the walk
+    instead and what came before it is returned.
+    """
     found: Collected = {}
     offset = start
     try:
@@ -60,7 +92,11 @@ def collect(data: bytes, start: int, end: int, wanted: frozenset[int],
                         spans.append((data_start, data_end))
             offset = (data_end + 3) & -4
     except struct.error:
-        raise AvpLengthError(offset, "truncated AVP header") from None
+        if not partial:
+            raise AvpLengthError(offset, "truncated AVP header") from None
+    except AvpLengthError:
+        if not partial:
+            raise
     return found
 
 
@@ -87,6 +123,59 @@ def first(data: bytes, start: int, end: int, key: int) -> Span | None:
     except struct.error:
         raise AvpLengthError(offset, "truncated AVP header") from None
     return None
+
+
+def answer_walk_until(answer: bytes, key: int, values: frozenset[int],
+                      wanted: frozenset[int]) -> tuple[int | None, list[tuple[int, int, int]]]:
+    """Walk the top-level IETF AVPs of a Credit-Control answer until an Unsigned32 AVP
+    ``key`` holds one of ``values``: that value (None if none does), and the ``wanted``
+    AVPs met on the way as (code, data start, data end) in message order.
+
+    Vendor-specific AVPs are passed over; a broken AVP ends the walk quietly (what came
+    before it stands). A message that is not a Credit-Control answer, or whose length
+    cannot be right, has nothing: ``(None, [])``.
+    """
+    met: list[tuple[int, int, int]] = []
+    size = len(answer)
+    if (size < HEADER_LENGTH or answer[4] & FLAG_REQUEST
+            or answer[5:8] != _CREDIT_CONTROL_COMMAND):
+        return None, met
+    end = (answer[1] << 16) | (answer[2] << 8) | answer[3]
+    if end > size:
+        return None, met
+    offset = HEADER_LENGTH
+    try:
+        while offset < end:
+            code, flags_length = _CODE_FLAGS_LENGTH(answer, offset)
+            length = flags_length & _LENGTH_MASK
+            data_end = offset + length
+            if length < 8 or data_end > end:
+                break
+            if flags_length & _VENDOR_BIT:
+                pass
+            elif code == key:
+                if length == 12:
+                    value = _U32(answer, offset + 8)[0]
+                    if value in values:
+                        return value, met
+            elif code in wanted:
+                met.append((code, offset + 8, data_end))
+            offset = (data_end + 3) & -4
+    except struct.error:  # an AVP header cut by the end of the buffer
+        pass
+    return None, met
+
+
+def first_unsigned32(data: bytes, start: int, end: int, key: int) -> int | None:
+    """The first AVP ``key`` directly in ``data[start:end]`` as an Unsigned32; None when it
+    is absent, not 4 bytes long, or the walk to it breaks."""
+    try:
+        span = first(data, start, end, key)
+    except AvpLengthError:
+        return None
+    if span is None or span[1] - span[0] != 4:
+        return None
+    return int(_U32(data, span[0])[0])
 
 
 def _bad_length(code: int, length: int, offset: int, end: int) -> str:
@@ -162,18 +251,111 @@ def resolve(data: bytes, collected: Collected, trie: PathTrie, steps: Sequence[S
     return None
 
 
-_IMS_CHARGING_IDENTIFIER_PATH = ((873, 10415), (876, 10415), (841, 10415))
+# -- the relay's tap: C-speed probes, at most one per relayed answer -----------------------
+
+# Whole AVPs as a CTF writes them (M bit set, RFC 8506 §8): code, flags and length, value.
+CC_REQUEST_TYPE_INITIAL = struct.pack("!III", AVP_CC_REQUEST_TYPE,
+                                      AVP_FLAG_MANDATORY << 24 | 12, CC_INITIAL)
+RESULT_CODE_SUCCESS = struct.pack("!III", AVP_RESULT_CODE,
+                                  AVP_FLAG_MANDATORY << 24 | 12, SUCCESS)
+_SESSION_ID_CODE = AVP_SESSION_ID.to_bytes(4, "big")
+_SUBSCRIPTION_ID_CODE = AVP_SUBSCRIPTION_ID.to_bytes(4, "big")
+_SUBSCRIPTION_ID_DATA_CODE = AVP_SUBSCRIPTION_ID_DATA.to_bytes(4, "big")
+
+
+def subscriber_key(message: bytes) -> bytes | None:
+    """The END_USER_E164 Subscription-Id-Data's watch key (parsed properly; for tests
+    and tools: the relay uses :func:`watched_subscriber`)."""
+    size = len(message)
+    position = message.find(_SUBSCRIPTION_ID_CODE, HEADER_LENGTH)
+    while position >= 0:
+        if position + 8 <= size:
+            flags_length = _U32(message, position + 4)[0]
+            end = position + (flags_length & _LENGTH_MASK)
+            if not flags_length & _VENDOR_BIT and position + 8 < end <= size:
+                kind = -1
+                data = None
+                child = position + 8
+                while child + 8 <= end:
+                    code = _U32(message, child)[0]
+                    child_flags_length = _U32(message, child + 4)[0]
+                    length = child_flags_length & _LENGTH_MASK
+                    header = 12 if child_flags_length & _VENDOR_BIT else 8
+                    if length < header or child + length > end:
+                        break
+                    if code == AVP_SUBSCRIPTION_ID_TYPE and length == 12:
+                        kind = _U32(message, child + 8)[0]
+                    elif code == AVP_SUBSCRIPTION_ID_DATA:
+                        data = message[child + header:child + length]
+                    child = (child + length + 3) & -4
+                if kind == END_USER_E164 and data:
+                    return data[-KEY_DIGITS:]
+        position = message.find(_SUBSCRIPTION_ID_CODE, position + 4)
+    return None
+
+
+def watched_subscriber(message: bytes, keys: set[bytes] | frozenset[bytes]) -> bool:
+    """Whether any Subscription-Id-Data in the message ends with a watched key: a C-speed
+    search for the AVP's header, a slice, a set lookup. Loose on purpose (an IMSI's last
+    digits are looked up too; bytes that merely look like the header may be): the side
+    work parses every match properly, and a match is rare."""
+    find = message.find
+    position = find(_SUBSCRIPTION_ID_DATA_CODE, HEADER_LENGTH)
+    while position >= 0:
+        end = position + message[position + 7]  # a number's AVP is shorter than 256
+        if message[end - KEY_DIGITS:end] in keys:
+            return True
+        position = find(_SUBSCRIPTION_ID_DATA_CODE, position + 8)
+    return False
+
+
+def session_id(message: bytes) -> bytes | None:
+    """The Session-Id when it is the first AVP (RFC 6733 §8.8: it SHOULD be)."""
+    if message[20:24] != _SESSION_ID_CODE:
+        return None
+    length = (message[25] << 16) | (message[26] << 8) | message[27]
+    return message[28:20 + length] if length > 8 else None
+
+
+# -- the side work's readers --------------------------------------------------------------
+
+_IMS_CHARGING_IDENTIFIER_PATH = tuple(avp_key(code, VENDOR_3GPP) for code in (
+    AVP_TGPP_SERVICE_INFORMATION, AVP_TGPP_IMS_INFORMATION,
+    AVP_TGPP_IMS_CHARGING_IDENTIFIER))
 
 
 def ims_charging_identifier(request: bytes) -> bytes | None:
     """Service-Information/IMS-Information/IMS-Charging-Identifier, if present."""
-    start, end = codec.HEADER_LENGTH, len(request)
+    start, end = HEADER_LENGTH, len(request)
     try:
-        for code, vendor in _IMS_CHARGING_IDENTIFIER_PATH:
-            span = codec.find_avp(request, code, vendor, start, end)
+        for key in _IMS_CHARGING_IDENTIFIER_PATH:
+            span = first(request, start, end, key)
             if span is None:
                 return None
-            start, end = span.data_start, span.data_end
-    except codec.AvpLengthError:
+            start, end = span
+    except AvpLengthError:
         return None
     return request[start:end]
+
+
+_USAGE_AVPS = frozenset({AVP_USED_SERVICE_UNIT, AVP_MULTIPLE_SERVICES_CREDIT_CONTROL})
+_USED_SERVICE_UNIT = frozenset({AVP_USED_SERVICE_UNIT})
+
+
+def used_seconds(request: bytes) -> int:
+    """What a CCR-Update/Terminate reports as used: the sum of every Used-Service-Unit's
+    CC-Time, at top level and in each Multiple-Services-Credit-Control (0 if none). Best
+    effort: a broken AVP ends its walk, a broken unit counts 0."""
+    found = collect(request, HEADER_LENGTH, len(request), _USAGE_AVPS, _USAGE_AVPS,
+                    partial=True)
+    units = found.get(AVP_USED_SERVICE_UNIT, [])
+    for start, end in found.get(AVP_MULTIPLE_SERVICES_CREDIT_CONTROL, ()):
+        units += collect(request, start, end, _USED_SERVICE_UNIT, _USED_SERVICE_UNIT,
+                         partial=True).get(AVP_USED_SERVICE_UNIT, ())
+    return sum(first_unsigned32(request, start, end, AVP_CC_TIME) or 0
+               for start, end in units)
+
+
+def request_type(request: bytes) -> int | None:
+    """The CC-Request-Type of a CCR, if it can be read."""
+    return first_unsigned32(request, HEADER_LENGTH, len(request), AVP_CC_REQUEST_TYPE)

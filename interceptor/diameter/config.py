@@ -6,10 +6,8 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from interceptor import __version__
+from interceptor.core import avps
 from interceptor.core.section import ConfigError, Section
-
-APPLICATION_CREDIT_CONTROL = 4
-APPLICATION_RELAY = 0xFFFFFFFF
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -22,7 +20,7 @@ class AgentIdentity:
     vendor_id: int = 0
     product_name: str = "beepcall-interceptor"
     firmware_revision: int = 1
-    auth_application_ids: tuple[int, ...] = (APPLICATION_CREDIT_CONTROL,)
+    auth_application_ids: tuple[int, ...] = (avps.APPLICATION_CREDIT_CONTROL,)
     advertise_relay: bool = False
 
     def serves_application(self, application_id: int) -> bool:
@@ -122,7 +120,7 @@ def parse_identity(section: Section) -> AgentIdentity:
         firmware_revision=section.int("firmware_revision", _firmware_revision(), low=0,
                                       high=0xFFFFFFFF),
         auth_application_ids=tuple(section.int_list("auth_application_ids",
-                                                     [APPLICATION_CREDIT_CONTROL])),
+                                                     [avps.APPLICATION_CREDIT_CONTROL])),
         advertise_relay=section.bool("advertise_relay", False),
     )
     if not identity.auth_application_ids and not identity.advertise_relay:

@@ -11,6 +11,7 @@ from typing import Generic, Protocol, TypeVar
 
 from twisted.python.failure import Failure
 
+from interceptor.core import avps
 from interceptor.core.reactor import Clock, DelayedCall
 from interceptor.diameter import codec, messages
 from interceptor.diameter.config import PeerConfig, RelayConfig
@@ -131,17 +132,17 @@ class PeerConnection(Generic[PeerT]):
         code = (message[5] << 16) | (message[6] << 8) | message[7]
         if self.watchdog is Watchdog.SUSPECT:
             self._recovered()
-        if code in codec.BASE_COMMANDS or not (self.state is State.OPEN
+        if code in avps.BASE_COMMANDS or not (self.state is State.OPEN
                                                or self.state is State.CLOSING):
             self._base_message(code, message)
-        elif message[4] & codec.FLAG_REQUEST:
+        elif message[4] & avps.FLAG_REQUEST:
             self.requests_received += 1
-            if code != codec.CMD_CREDIT_CONTROL:
+            if code != avps.CMD_CREDIT_CONTROL:
                 self._count_other(code << 1 | 1)
             self.agent.relay_request(self, message)
         else:
             self.answers_received += 1
-            if code != codec.CMD_CREDIT_CONTROL:
+            if code != avps.CMD_CREDIT_CONTROL:
                 self._count_other(code << 1)
             self.agent.relay_answer(self, message)
 
@@ -153,14 +154,14 @@ class PeerConnection(Generic[PeerT]):
         counts = dict(self.other_received)
         other_requests = sum(n for key, n in counts.items() if key & 1)
         other_answers = sum(n for key, n in counts.items() if not key & 1)
-        cc = codec.CMD_CREDIT_CONTROL << 1
+        cc = avps.CMD_CREDIT_CONTROL << 1
         counts[cc | 1] = self.requests_received - other_requests
         counts[cc] = self.answers_received - other_answers
         return {key: n for key, n in counts.items() if n}
 
     def framing_error(self, reason: str, header: bytes | None, result: int | None) -> None:
         logger.warning("closing %r: %s", self, reason)
-        if header is not None and result is not None and header[4] & codec.FLAG_REQUEST:
+        if header is not None and result is not None and header[4] & avps.FLAG_REQUEST:
             self.send(self.agent.factory.error_answer(header, result, reason))
 
     def connection_lost(self, reason: Failure) -> None:
@@ -195,9 +196,9 @@ class PeerConnection(Generic[PeerT]):
     # -- base protocol ---------------------------------------------------------------
 
     def _base_message(self, code: int, message: bytes) -> None:
-        is_request = bool(message[4] & codec.FLAG_REQUEST)
+        is_request = bool(message[4] & avps.FLAG_REQUEST)
         header = codec.parse_header(message)
-        if code == codec.CMD_CAPABILITIES_EXCHANGE:
+        if code == avps.CMD_CAPABILITIES_EXCHANGE:
             if is_request:
                 self._cer(message, header)
             else:
@@ -206,12 +207,12 @@ class PeerConnection(Generic[PeerT]):
             logger.warning("%r: command %d before capabilities exchange; closing", self,
                            code)
             self.close()
-        elif code == codec.CMD_DEVICE_WATCHDOG:
+        elif code == avps.CMD_DEVICE_WATCHDOG:
             if is_request:
                 self.send(self.agent.factory.dwa(header))
             else:
                 self.dwr_outstanding = False
-        elif code == codec.CMD_DISCONNECT_PEER:
+        elif code == avps.CMD_DISCONNECT_PEER:
             if is_request:
                 self._dpr(message, header)
             elif header.hop_by_hop == self.dpr_hop_by_hop:
@@ -221,7 +222,7 @@ class PeerConnection(Generic[PeerT]):
         factory = self.agent.factory
         if self.state is not State.WAIT_CER:
             logger.warning("%r: unexpected CER; closing", self)
-            self.send(factory.cea(header, messages.UNABLE_TO_COMPLY, "unexpected CER"))
+            self.send(factory.cea(header, avps.UNABLE_TO_COMPLY, "unexpected CER"))
             self.close()
             return
         try:
@@ -235,12 +236,12 @@ class PeerConnection(Generic[PeerT]):
         if peer is None or not peer.config.allows(self.remote_ip):
             logger.warning("CER from unknown peer %s at %s: DIAMETER_UNKNOWN_PEER",
                            capabilities.origin_host, self.remote_ip)
-            self.send(factory.cea(header, messages.UNKNOWN_PEER, "unknown peer"))
+            self.send(factory.cea(header, avps.UNKNOWN_PEER, "unknown peer"))
             self.close()
             return
         if not capabilities.shares_application(self.agent.config.identity):
             logger.warning("CER from %s: no common application", peer.name)
-            self.send(factory.cea(header, messages.NO_COMMON_APPLICATION,
+            self.send(factory.cea(header, avps.NO_COMMON_APPLICATION,
                                   "no common application"))
             self.close()
             return
@@ -267,7 +268,7 @@ class PeerConnection(Generic[PeerT]):
             self.close()
             return
         expected = self.expected_peer
-        if capabilities.result_code != messages.SUCCESS:
+        if capabilities.result_code != avps.SUCCESS:
             logger.warning("CEA from %s refused us: Result-Code %s", capabilities.origin_host,
                            capabilities.result_code)
             self.close()
@@ -291,7 +292,7 @@ class PeerConnection(Generic[PeerT]):
     def _open(self, capabilities: messages.PeerCapabilities) -> None:
         assert self.peer is not None
         self.state = State.OPEN
-        self.route_record = codec.diameter_identity_avp(codec.AVP_ROUTE_RECORD,
+        self.route_record = codec.diameter_identity_avp(avps.AVP_ROUTE_RECORD,
                                                         capabilities.origin_host)
         logger.info("peer %s open (%s, %s, product %r)", self.peer.name,
                     "we dialled" if self.initiator else "it dialled", self.remote_ip,

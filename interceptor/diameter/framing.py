@@ -13,7 +13,8 @@ from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 
-from interceptor.diameter.codec import HEADER_LENGTH, VERSION
+from interceptor.core import avps
+from interceptor.core.avps import HEADER_LENGTH, VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +95,6 @@ class DiameterProtocol(Protocol):
             self._chunks_length = len(rest)
 
     def _bad_frame(self, data: bytes, offset: int, word: int) -> None:
-        from interceptor.diameter import messages
-
         version, length = word >> 24, word & 0xFFFFFF
         header = data[offset:offset + HEADER_LENGTH]
         if len(header) < HEADER_LENGTH:
@@ -103,16 +102,16 @@ class DiameterProtocol(Protocol):
         else:
             header_or_none = header
         if version != VERSION:
-            reason, result = f"unsupported version {version}", messages.UNSUPPORTED_VERSION
+            reason, result = f"unsupported version {version}", avps.UNSUPPORTED_VERSION
         elif length < HEADER_LENGTH:
             reason, result = f"message length {length} below 20", None
             header_or_none = None
         elif length > self.max_message_length:
             reason = f"message length {length} above the maximum {self.max_message_length}"
-            result = messages.INVALID_MESSAGE_LENGTH
+            result = avps.INVALID_MESSAGE_LENGTH
         else:
             reason, result = f"message length {length} not a multiple of 4", \
-                messages.INVALID_MESSAGE_LENGTH
+                avps.INVALID_MESSAGE_LENGTH
         self.closing = True
         self._chunks = []
         self.controller.framing_error(reason, header_or_none, result)

@@ -9,44 +9,16 @@ import struct
 from dataclasses import dataclass
 
 from diameter.message import Avp, Message, MessageHeader
-from diameter.message import constants as c
 
+from interceptor.core import avps
 from interceptor.diameter import codec
 from interceptor.diameter.codec import AvpSpan, Header
-from interceptor.diameter.config import APPLICATION_RELAY, AgentIdentity
-
-# Result codes (RFC 6733 §7.1, RFC 8506)
-SUCCESS = 2001
-COMMAND_UNSUPPORTED = 3001
-UNABLE_TO_DELIVER = 3002
-REALM_NOT_SERVED = 3003
-TOO_BUSY = 3004
-LOOP_DETECTED = 3005
-APPLICATION_UNSUPPORTED = 3007
-INVALID_HDR_BITS = 3008
-INVALID_AVP_BITS = 3009
-UNKNOWN_PEER = 3010
-ELECTION_LOST = 4003
-INVALID_AVP_VALUE = 5004
-MISSING_AVP = 5005
-NO_COMMON_APPLICATION = 5010
-UNSUPPORTED_VERSION = 5011
-UNABLE_TO_COMPLY = 5012
-INVALID_AVP_LENGTH = 5014
-INVALID_MESSAGE_LENGTH = 5015
-
-AVP_FAILED_AVP = 279
-AVP_ERROR_MESSAGE = 281
-AVP_ERROR_REPORTING_HOST = 294
-
-DISCONNECT_REBOOTING = 0
-DISCONNECT_BUSY = 1
-DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU = 2
+from interceptor.diameter.config import AgentIdentity
 
 # AVPs copied from a request into an error answer so the client can correlate it:
 # Proxy-Info must be (RFC 6733 §6.2); the DCCA ones let a CTF match a CCA to its CCR.
-_COPIED_INTO_ERRORS = (codec.AVP_PROXY_INFO, codec.AVP_AUTH_APPLICATION_ID,
-                       codec.AVP_CC_REQUEST_TYPE, codec.AVP_CC_REQUEST_NUMBER)
+_COPIED_INTO_ERRORS = (avps.AVP_PROXY_INFO, avps.AVP_AUTH_APPLICATION_ID,
+                       avps.AVP_CC_REQUEST_TYPE, avps.AVP_CC_REQUEST_NUMBER)
 
 _U32 = struct.Struct("!I")
 
@@ -80,67 +52,72 @@ class MessageFactory:
         self.identity = identity
         self.ids = ids
         self._origin = [
-            Avp.new(c.AVP_ORIGIN_HOST, value=identity.origin_host.encode()),
-            Avp.new(c.AVP_ORIGIN_REALM, value=identity.origin_realm.encode()),
+            Avp.new(avps.AVP_ORIGIN_HOST, value=identity.origin_host.encode()),
+            Avp.new(avps.AVP_ORIGIN_REALM, value=identity.origin_realm.encode()),
         ]
 
     # -- requests --------------------------------------------------------------------
 
-    def _request(self, command_code: int, avps: list[Avp]) -> bytes:
-        header = MessageHeader(command_flags=codec.FLAG_REQUEST, command_code=command_code,
+    def _request(self, command_code: int, message_avps: list[Avp]) -> bytes:
+        header = MessageHeader(command_flags=avps.FLAG_REQUEST, command_code=command_code,
                                hop_by_hop_identifier=self.ids.next_hop_by_hop(),
                                end_to_end_identifier=self.ids.next_end_to_end())
-        return bytes(Message(header, [*self._origin, *avps]).as_bytes())
+        return bytes(Message(header, [*self._origin, *message_avps]).as_bytes())
 
     def capabilities(self) -> list[Avp]:
         identity = self.identity
-        avps = [Avp.new(c.AVP_HOST_IP_ADDRESS, value=address)
-                for address in identity.host_ip_addresses]
-        avps.append(Avp.new(c.AVP_VENDOR_ID, value=identity.vendor_id))
-        avps.append(Avp.new(c.AVP_PRODUCT_NAME, value=identity.product_name))
-        avps.extend(Avp.new(c.AVP_AUTH_APPLICATION_ID, value=application_id)
-                    for application_id in identity.auth_application_ids)
+        message_avps = [Avp.new(avps.AVP_HOST_IP_ADDRESS, value=address)
+                        for address in identity.host_ip_addresses]
+        message_avps.append(Avp.new(avps.AVP_VENDOR_ID, value=identity.vendor_id))
+        message_avps.append(Avp.new(avps.AVP_PRODUCT_NAME, value=identity.product_name))
+        message_avps.extend(Avp.new(avps.AVP_AUTH_APPLICATION_ID, value=application_id)
+                            for application_id in identity.auth_application_ids)
         if identity.advertise_relay:  # RFC 6733 §2.4: the Relay Application Id
-            avps.append(Avp.new(c.AVP_AUTH_APPLICATION_ID, value=APPLICATION_RELAY))
-        avps.append(Avp.new(c.AVP_FIRMWARE_REVISION, value=identity.firmware_revision))
-        return avps
+            message_avps.append(Avp.new(avps.AVP_AUTH_APPLICATION_ID,
+                                        value=avps.APPLICATION_RELAY))
+        message_avps.append(Avp.new(avps.AVP_FIRMWARE_REVISION,
+                                    value=identity.firmware_revision))
+        return message_avps
 
     def cer(self) -> bytes:
-        return self._request(codec.CMD_CAPABILITIES_EXCHANGE, self.capabilities())
+        return self._request(avps.CMD_CAPABILITIES_EXCHANGE, self.capabilities())
 
     def dwr(self) -> bytes:
-        return self._request(codec.CMD_DEVICE_WATCHDOG, [])
+        return self._request(avps.CMD_DEVICE_WATCHDOG, [])
 
-    def dpr(self, cause: int = DISCONNECT_REBOOTING) -> bytes:
-        return self._request(codec.CMD_DISCONNECT_PEER,
-                             [Avp.new(c.AVP_DISCONNECT_CAUSE, value=cause)])
+    def dpr(self, cause: int = avps.DISCONNECT_REBOOTING) -> bytes:
+        return self._request(avps.CMD_DISCONNECT_PEER,
+                             [Avp.new(avps.AVP_DISCONNECT_CAUSE, value=cause)])
 
     # -- answers ---------------------------------------------------------------------
 
     def _answer_header(self, request: Header, result: int) -> MessageHeader:
-        flags = request.flags & codec.FLAG_PROXIABLE
+        flags = request.flags & avps.FLAG_PROXIABLE
         if _is_protocol_error(result):
-            flags |= codec.FLAG_ERROR
+            flags |= avps.FLAG_ERROR
         return MessageHeader(command_flags=flags, command_code=request.command_code,
                              application_id=request.application_id,
                              hop_by_hop_identifier=request.hop_by_hop,
                              end_to_end_identifier=request.end_to_end)
 
-    def cea(self, request: Header, result: int = SUCCESS,
+    def cea(self, request: Header, result: int = avps.SUCCESS,
             error_message: str | None = None) -> bytes:
-        avps = [Avp.new(c.AVP_RESULT_CODE, value=result), *self._origin,
-                *self.capabilities()]
+        message_avps = [Avp.new(avps.AVP_RESULT_CODE, value=result), *self._origin,
+                        *self.capabilities()]
         if error_message:
-            avps.append(Avp.new(c.AVP_ERROR_MESSAGE, value=error_message))
-        return bytes(Message(self._answer_header(request, result), avps).as_bytes())
+            message_avps.append(Avp.new(avps.AVP_ERROR_MESSAGE, value=error_message))
+        return bytes(Message(self._answer_header(request, result), message_avps).as_bytes())
 
     def dwa(self, request: Header) -> bytes:
-        avps = [Avp.new(c.AVP_RESULT_CODE, value=SUCCESS), *self._origin]
-        return bytes(Message(self._answer_header(request, SUCCESS), avps).as_bytes())
+        return self._success_answer(request)
 
     def dpa(self, request: Header) -> bytes:
-        avps = [Avp.new(c.AVP_RESULT_CODE, value=SUCCESS), *self._origin]
-        return bytes(Message(self._answer_header(request, SUCCESS), avps).as_bytes())
+        return self._success_answer(request)
+
+    def _success_answer(self, request: Header) -> bytes:
+        message_avps = [Avp.new(avps.AVP_RESULT_CODE, value=avps.SUCCESS), *self._origin]
+        return bytes(Message(self._answer_header(request, avps.SUCCESS),
+                             message_avps).as_bytes())
 
     def error_answer(self, request: bytes, result: int, error_message: str,
                      failed_avp: bytes | None = None,
@@ -154,24 +131,24 @@ class MessageFactory:
         header = codec.parse_header(request)
         body = Message(self._answer_header(header, result), [
             *self._origin,
-            Avp.new(c.AVP_RESULT_CODE, value=result),
-            Avp.new(c.AVP_ERROR_MESSAGE, value=error_message),
-            Avp.new(c.AVP_ERROR_REPORTING_HOST, value=self.identity.origin_host.encode()),
+            Avp.new(avps.AVP_RESULT_CODE, value=result),
+            Avp.new(avps.AVP_ERROR_MESSAGE, value=error_message),
+            Avp.new(avps.AVP_ERROR_REPORTING_HOST, value=self.identity.origin_host.encode()),
         ]).as_bytes()
         session_id = b""
         copied: list[bytes] = []
         for span in spans or ():
             if span.vendor_id:
                 continue
-            if span.code == codec.AVP_SESSION_ID and not session_id:
+            if span.code == avps.AVP_SESSION_ID and not session_id:
                 session_id = request[span.start:span.end]
             elif span.code in _COPIED_INTO_ERRORS:
                 copied.append(request[span.start:span.end])
         if failed_avp is not None:
-            copied.append(codec.encode_avp(AVP_FAILED_AVP, failed_avp))
-        avp_bytes = b"".join((session_id, body[codec.HEADER_LENGTH:], *copied))
-        length = codec.HEADER_LENGTH + len(avp_bytes)
-        return b"".join((_U32.pack((codec.VERSION << 24) | length), body[4:20], avp_bytes))
+            copied.append(codec.encode_avp(avps.AVP_FAILED_AVP, failed_avp))
+        avp_bytes = b"".join((session_id, body[avps.HEADER_LENGTH:], *copied))
+        length = avps.HEADER_LENGTH + len(avp_bytes)
+        return b"".join((_U32.pack((avps.VERSION << 24) | length), body[4:20], avp_bytes))
 
 
 @dataclass(frozen=True)
@@ -189,7 +166,7 @@ class PeerCapabilities:
 
     def shares_application(self, identity: AgentIdentity) -> bool:
         theirs = self.auth_application_ids | self.acct_application_ids
-        if APPLICATION_RELAY in theirs or identity.advertise_relay:
+        if avps.APPLICATION_RELAY in theirs or identity.advertise_relay:
             return True
         return bool(theirs & set(identity.auth_application_ids))
 
@@ -209,44 +186,44 @@ def parse_capabilities(message: bytes) -> PeerCapabilities:
     auth: set[int] = set()
     acct: set[int] = set()
     try:
-        for span in codec.iter_avps(message, codec.HEADER_LENGTH, len(message)):
+        for span in codec.iter_avps(message, avps.HEADER_LENGTH, len(message)):
             if span.vendor_id:
                 continue
             value = message[span.data_start:span.data_end]
             code = span.code
-            if code == c.AVP_ORIGIN_HOST:
+            if code == avps.AVP_ORIGIN_HOST:
                 origin_host = value.decode("utf-8")
-            elif code == c.AVP_ORIGIN_REALM:
+            elif code == avps.AVP_ORIGIN_REALM:
                 origin_realm = value.decode("utf-8")
-            elif code == c.AVP_PRODUCT_NAME:
+            elif code == avps.AVP_PRODUCT_NAME:
                 product_name = value.decode("utf-8", "replace")
-            elif code == c.AVP_VENDOR_ID and len(value) == 4:
+            elif code == avps.AVP_VENDOR_ID and len(value) == 4:
                 vendor_id = _U32.unpack(value)[0]
-            elif code == c.AVP_RESULT_CODE and len(value) == 4:
+            elif code == avps.AVP_RESULT_CODE and len(value) == 4:
                 result = _U32.unpack(value)[0]
-            elif code == c.AVP_HOST_IP_ADDRESS:
+            elif code == avps.AVP_HOST_IP_ADDRESS:
                 addresses.append(_address_text(value))
-            elif code == c.AVP_AUTH_APPLICATION_ID and len(value) == 4:
+            elif code == avps.AVP_AUTH_APPLICATION_ID and len(value) == 4:
                 auth.add(_U32.unpack(value)[0])
-            elif code == c.AVP_ACCT_APPLICATION_ID and len(value) == 4:
+            elif code == avps.AVP_ACCT_APPLICATION_ID and len(value) == 4:
                 acct.add(_U32.unpack(value)[0])
-            elif code == c.AVP_VENDOR_SPECIFIC_APPLICATION_ID:
+            elif code == avps.AVP_VENDOR_SPECIFIC_APPLICATION_ID:
                 for inner in codec.iter_avps(message, span.data_start, span.data_end):
                     inner_value = message[inner.data_start:inner.data_end]
                     if len(inner_value) != 4:
                         continue
-                    if inner.code == c.AVP_AUTH_APPLICATION_ID:
+                    if inner.code == avps.AVP_AUTH_APPLICATION_ID:
                         auth.add(_U32.unpack(inner_value)[0])
-                    elif inner.code == c.AVP_ACCT_APPLICATION_ID:
+                    elif inner.code == avps.AVP_ACCT_APPLICATION_ID:
                         acct.add(_U32.unpack(inner_value)[0])
     except codec.AvpLengthError as error:
-        raise CapabilitiesError(INVALID_AVP_LENGTH, error.reason) from None
+        raise CapabilitiesError(avps.INVALID_AVP_LENGTH, error.reason) from None
     except UnicodeDecodeError:
-        raise CapabilitiesError(INVALID_AVP_VALUE, "identity is not UTF-8") from None
+        raise CapabilitiesError(avps.INVALID_AVP_VALUE, "identity is not UTF-8") from None
     if not origin_host:
-        raise CapabilitiesError(MISSING_AVP, "Origin-Host missing")
+        raise CapabilitiesError(avps.MISSING_AVP, "Origin-Host missing")
     if not origin_realm:
-        raise CapabilitiesError(MISSING_AVP, "Origin-Realm missing")
+        raise CapabilitiesError(avps.MISSING_AVP, "Origin-Realm missing")
     return PeerCapabilities(origin_host, origin_realm, tuple(addresses), vendor_id,
                             product_name or "", frozenset(auth), frozenset(acct), result)
 
@@ -263,7 +240,7 @@ def _address_text(value: bytes) -> str:
 
 def disconnect_cause(message: bytes) -> int | None:
     try:
-        span = codec.find_avp(message, c.AVP_DISCONNECT_CAUSE)
+        span = codec.find_avp(message, avps.AVP_DISCONNECT_CAUSE)
     except codec.AvpLengthError:
         return None
     return None if span is None else codec.unsigned32(message, span)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from interceptor.diameter import messages
+from interceptor.core import avps
 from interceptor.diameter.config import RoutingConfig
 
 
@@ -41,7 +41,7 @@ class RoutingTable:
         if destination_host and ok(destination_host):
             return destination_host
         if destination_realm is None:
-            return NoRoute(messages.UNABLE_TO_DELIVER, "no Destination-Realm and "
+            return NoRoute(avps.UNABLE_TO_DELIVER, "no Destination-Realm and "
                            "Destination-Host is not a connected peer")
         tiers: tuple[tuple[str, ...], ...]
         if destination_realm in self._realms:
@@ -49,11 +49,11 @@ class RoutingTable:
         elif self._default:
             tiers = (self._default,)
         else:
-            return NoRoute(messages.REALM_NOT_SERVED, f"realm {destination_realm} is not served")
+            return NoRoute(avps.REALM_NOT_SERVED, f"realm {destination_realm} is not served")
         for tier in tiers:
             candidates = [name for name in tier if ok(name)]
             if candidates:
                 self._turn += 1
                 return candidates[self._turn % len(candidates)]
-        return NoRoute(messages.UNABLE_TO_DELIVER,
+        return NoRoute(avps.UNABLE_TO_DELIVER,
                        f"no peer serving realm {destination_realm} is available")

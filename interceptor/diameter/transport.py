@@ -11,8 +11,8 @@ from twisted.internet.interfaces import IAddress, IConnector
 from twisted.internet.protocol import ClientFactory, Factory
 from twisted.python.failure import Failure
 
+from interceptor.core import avps
 from interceptor.core.reactor import Clock, DelayedCall, Reactor
-from interceptor.diameter import messages
 from interceptor.diameter.agent import DiameterAgent, Peer
 from interceptor.diameter.config import TimerConfig
 from interceptor.diameter.framing import DiameterProtocol
@@ -115,7 +115,7 @@ class OutboundConnector:
         self._dialling = False
         if was_open:
             delay = self.timers.reconnect_after_loss
-            if disconnect_cause == messages.DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU:
+            if disconnect_cause == avps.DISCONNECT_DO_NOT_WANT_TO_TALK_TO_YOU:
                 delay = self.timers.reconnect_max
         else:
             self.failures += 1

@@ -11,14 +11,18 @@ is handed over too. The watch sets come from the side-work process (``set_watche
 from __future__ import annotations
 
 import os
-import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from interceptor.detection.answer import OutOfCreditClassifier
 from interceptor.diameter.agent import Peer
-from interceptor.numbers import KEY_DIGITS
+from interceptor.diameter.avpwalk import (
+    CC_REQUEST_TYPE_INITIAL,
+    RESULT_CODE_SUCCESS,
+    session_id,
+    watched_subscriber,
+)
 from interceptor.sidework.frames import (
     KIND_CALLBACK_START,
     KIND_CALLBACK_USAGE,
@@ -37,72 +41,6 @@ class TapCounters:
     candidates: int = 0  # answers handed over: they hold a configured code's bytes
     callback_starts: int = 0  # watched subscribers' successful voice CCR-Initials
     callback_usage: int = 0  # CCR-Update/Terminate of linked sessions
-
-
-_U32 = struct.Struct("!I").unpack_from
-# AVP headers as a CTF writes them (M bit set, RFC 8506 §8): code, flags, length, value.
-_CC_REQUEST_TYPE_INITIAL = bytes.fromhex("000001a0" "4000000c" "00000001")
-_RESULT_CODE_SUCCESS = bytes.fromhex("0000010c" "4000000c" "000007d1")
-_SUBSCRIPTION_ID = bytes.fromhex("000001bb")
-_SUBSCRIPTION_ID_TYPE = 450
-_SUBSCRIPTION_ID_DATA = 444
-_END_USER_E164 = 0
-_SESSION_ID = bytes.fromhex("00000107")
-_SUBSCRIPTION_ID_DATA_HEADER = bytes.fromhex("000001bc")
-
-
-def subscriber_key(message: bytes) -> bytes | None:
-    """The END_USER_E164 Subscription-Id-Data's watch key (parsed properly; for tests
-    and tools: the relay uses :func:`watched_subscriber`)."""
-    size = len(message)
-    position = message.find(_SUBSCRIPTION_ID, 20)
-    while position >= 0:
-        if position + 8 <= size:
-            flags_length = _U32(message, position + 4)[0]
-            end = position + (flags_length & 0xFFFFFF)
-            if not flags_length & 0x80000000 and position + 8 < end <= size:
-                kind = -1
-                data = None
-                child = position + 8
-                while child + 8 <= end:
-                    code = _U32(message, child)[0]
-                    child_flags_length = _U32(message, child + 4)[0]
-                    length = child_flags_length & 0xFFFFFF
-                    header = 12 if child_flags_length & 0x80000000 else 8
-                    if length < header or child + length > end:
-                        break
-                    if code == _SUBSCRIPTION_ID_TYPE and length == 12:
-                        kind = _U32(message, child + 8)[0]
-                    elif code == _SUBSCRIPTION_ID_DATA:
-                        data = message[child + header:child + length]
-                    child = (child + length + 3) & -4
-                if kind == _END_USER_E164 and data:
-                    return data[-KEY_DIGITS:]
-        position = message.find(_SUBSCRIPTION_ID, position + 4)
-    return None
-
-
-def watched_subscriber(message: bytes, keys: set[bytes] | frozenset[bytes]) -> bool:
-    """Whether any Subscription-Id-Data in the message ends with a watched key: a C-speed
-    search for the AVP's header, a slice, a set lookup. Loose on purpose (an IMSI's last
-    digits are looked up too; bytes that merely look like the header may be): the side
-    work parses every match properly, and a match is rare."""
-    find = message.find
-    position = find(_SUBSCRIPTION_ID_DATA_HEADER, 20)
-    while position >= 0:
-        end = position + message[position + 7]  # a number's AVP is shorter than 256
-        if message[end - KEY_DIGITS:end] in keys:
-            return True
-        position = find(_SUBSCRIPTION_ID_DATA_HEADER, position + 8)
-    return False
-
-
-def session_id(message: bytes) -> bytes | None:
-    """The Session-Id when it is the first AVP (RFC 6733 §8.8: it SHOULD be)."""
-    if message[20:24] != _SESSION_ID:
-        return None
-    length = (message[25] << 16) | (message[26] << 8) | message[27]
-    return message[28:20 + length] if length > 8 else None
 
 
 class SideWorkTap:
@@ -154,9 +92,9 @@ class SideWorkTap:
         if self._watching:
             # At most one cheap check per answer while something is watched.
             kind = 0
-            if _CC_REQUEST_TYPE_INITIAL in request:
+            if CC_REQUEST_TYPE_INITIAL in request:
                 if self.subscribers and watched_subscriber(request, self.subscribers) \
-                        and _RESULT_CODE_SUCCESS in answer and (not self._contexts
+                        and RESULT_CODE_SUCCESS in answer and (not self._contexts
                          or any(context in request for context in self._contexts)):
                     self.counters.callback_starts += 1
                     kind = KIND_CALLBACK_START

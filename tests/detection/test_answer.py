@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from interceptor.core.avps import HEADER_LENGTH
 from interceptor.detection import (
     EXPERIMENTAL,
     MSCC,
@@ -16,7 +17,7 @@ from interceptor.detection import (
     OutOfCreditClassifier,
 )
 from interceptor.diameter import traffic
-from interceptor.diameter.codec import HEADER_LENGTH, iter_avps
+from interceptor.diameter.codec import iter_avps
 
 DEFAULT = OutOfCreditClassifier(DetectionConfig())
 

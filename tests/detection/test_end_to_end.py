@@ -15,6 +15,7 @@ from twisted.internet import defer, reactor, task
 
 from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
+from interceptor.core import avps
 from interceptor.core.avps import (
     CC_UPDATE,
     CONTEXT_GY_DATA,
@@ -55,7 +56,7 @@ ANSWERS: dict[str, tuple[int, int | None]] = {
 
 
 def _ocs_policy(request: bytes) -> bytes:
-    session = codec.find_avp(request, codec.AVP_SESSION_ID).value(request).decode()
+    session = codec.find_avp(request, avps.AVP_SESSION_ID).value(request).decode()
     top, mscc = ANSWERS[session]
     return cca(request, "ocs1.test", "ocs.test", top,
                mscc_result_codes=None if mscc is None else [mscc])

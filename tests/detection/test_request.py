@@ -7,10 +7,16 @@ from typing import Any
 
 import pytest
 
-from interceptor.core.avps import CONTEXT_GY_DATA, CONTEXT_MMTEL, END_USER_E164, END_USER_IMSI
+from interceptor.core.avps import (
+    CONTEXT_GY_DATA,
+    CONTEXT_MMTEL,
+    END_USER_E164,
+    END_USER_IMSI,
+    HEADER_LENGTH,
+)
 from interceptor.detection import CallContext, CallContextExtractor, DetectionConfig
 from interceptor.diameter import traffic
-from interceptor.diameter.codec import HEADER_LENGTH, iter_avps
+from interceptor.diameter.codec import iter_avps
 from interceptor.diameter.dictionary import Dictionary, PathError, load_dictionary
 from interceptor.diameter.traffic import CallAttempt, grouped_avp, text_avp
 

@@ -9,6 +9,7 @@ import struct
 import pytest
 from diameter.message import Avp
 
+from interceptor.core import avps
 from interceptor.diameter import codec, messages
 from interceptor.diameter.connection import State, Watchdog
 from interceptor.diameter.traffic import CallAttempt, cca, ccr
@@ -33,7 +34,7 @@ def test_two_requests_in_one_segment_and_one_split_bytewise_are_relayed_exactly(
     for index in range(len(third)):
         client.feed(third[index:index + 1])
     relayed = ocs.sent()
-    assert [codec.find_avp(m, codec.AVP_SESSION_ID).value(m) for m in relayed] == \
+    assert [codec.find_avp(m, avps.AVP_SESSION_ID).value(m) for m in relayed] == \
         [b"a", b"b", b"c"]
     for original, out in zip((first, second, third), relayed, strict=True):
         assert out[20:len(original)] == original[20:]
@@ -61,7 +62,7 @@ def test_length_above_maximum_answers_5015_then_closes() -> None:
     oversized = struct.pack("!I", (1 << 24) | 0x200000) + request[4:20]
     client.feed(oversized)
     [answer] = client.sent()
-    assert codec.result_code(answer) == messages.INVALID_MESSAGE_LENGTH
+    assert codec.result_code(answer) == avps.INVALID_MESSAGE_LENGTH
     assert codec.parse_header(answer).hop_by_hop == 42 and client.closed
 
 
@@ -71,7 +72,7 @@ def test_wrong_version_answers_5011_then_closes() -> None:
     request = _ccr(hop_by_hop=43)
     client.feed(b"\x02" + request[1:])
     [answer] = client.sent()
-    assert codec.result_code(answer) == messages.UNSUPPORTED_VERSION
+    assert codec.result_code(answer) == avps.UNSUPPORTED_VERSION
     assert client.closed
 
 
@@ -85,9 +86,9 @@ def test_avp_length_overrun_answers_5014_with_failed_avp_and_keeps_the_connectio
     struct.pack_into("!I", request, span.start + 4, (0x40 << 24) | 2000)
     client.feed(bytes(request))
     [answer] = client.sent()
-    assert codec.result_code(answer) == messages.INVALID_AVP_LENGTH
+    assert codec.result_code(answer) == avps.INVALID_AVP_LENGTH
     assert not codec.parse_header(answer).is_error  # 5xxx: permanent failure, no E bit
-    failed = codec.find_avp(answer, messages.AVP_FAILED_AVP)
+    failed = codec.find_avp(answer, avps.AVP_FAILED_AVP)
     inner = next(codec.iter_avps(answer, failed.data_start, failed.data_end))
     assert inner.code == 461
     assert ocs.sent() == [] and not client.closed
@@ -100,10 +101,10 @@ def test_request_with_error_bit_answers_3008() -> None:
     open_ocs(agent, "ocs1.test")
     client = open_client(agent)
     request = bytearray(_ccr(hop_by_hop=46))
-    request[4] |= codec.FLAG_ERROR
+    request[4] |= avps.FLAG_ERROR
     client.feed(bytes(request))
     [answer] = client.sent()
-    assert codec.result_code(answer) == messages.INVALID_HDR_BITS
+    assert codec.result_code(answer) == avps.INVALID_HDR_BITS
 
 
 def test_missing_destination_realm_answers_5005() -> None:
@@ -111,12 +112,12 @@ def test_missing_destination_realm_answers_5005() -> None:
     open_ocs(agent, "ocs1.test")
     client = open_client(agent)
     request = _ccr(hop_by_hop=47)
-    span = codec.find_avp(request, codec.AVP_DESTINATION_REALM)
+    span = codec.find_avp(request, avps.AVP_DESTINATION_REALM)
     stripped = request[:span.start] + request[span.end:]
     stripped = struct.pack("!I", (1 << 24) | len(stripped)) + stripped[4:]
     client.feed(stripped)
     [answer] = client.sent()
-    assert codec.result_code(answer) == messages.MISSING_AVP
+    assert codec.result_code(answer) == avps.MISSING_AVP
 
 
 def test_unsupported_application_answers_3007() -> None:
@@ -127,7 +128,7 @@ def test_unsupported_application_answers_3007() -> None:
     struct.pack_into("!I", request, 8, 16777238)  # Gx
     client.feed(bytes(request))
     [answer] = client.sent()
-    assert codec.result_code(answer) == messages.APPLICATION_UNSUPPORTED
+    assert codec.result_code(answer) == avps.APPLICATION_UNSUPPORTED
 
 
 def test_messages_before_cer_are_not_relayed() -> None:
@@ -159,7 +160,7 @@ def test_unknown_origin_host_gets_3010_and_is_closed() -> None:
     wire = Wire(agent, "127.0.0.1")
     wire.feed(peer_factory("nobody.test").cer())
     [cea] = wire.sent()
-    assert codec.result_code(cea) == messages.UNKNOWN_PEER and wire.closed
+    assert codec.result_code(cea) == avps.UNKNOWN_PEER and wire.closed
 
 
 def test_known_origin_host_from_a_foreign_address_gets_3010() -> None:
@@ -167,7 +168,7 @@ def test_known_origin_host_from_a_foreign_address_gets_3010() -> None:
     wire = Wire(agent, "10.9.9.9")
     wire.feed(peer_factory(CLIENT).cer())
     [cea] = wire.sent()
-    assert codec.result_code(cea) == messages.UNKNOWN_PEER and wire.closed
+    assert codec.result_code(cea) == avps.UNKNOWN_PEER and wire.closed
 
 
 def test_cer_without_common_application_gets_5010() -> None:
@@ -175,12 +176,12 @@ def test_cer_without_common_application_gets_5010() -> None:
     factory = peer_factory(CLIENT)
     cer = factory.cer()
     # Rewrite Auth-Application-Id 4 into 16777238 (Gx): no application in common.
-    span = codec.find_avp(cer, codec.AVP_AUTH_APPLICATION_ID)
+    span = codec.find_avp(cer, avps.AVP_AUTH_APPLICATION_ID)
     cer = cer[:span.data_start] + struct.pack("!I", 16777238) + cer[span.data_end:]
     wire = Wire(agent, "127.0.0.1")
     wire.feed(cer)
     [cea] = wire.sent()
-    assert codec.result_code(cea) == messages.NO_COMMON_APPLICATION and wire.closed
+    assert codec.result_code(cea) == avps.NO_COMMON_APPLICATION and wire.closed
 
 
 def test_cea_advertises_identity_and_credit_control() -> None:
@@ -230,7 +231,7 @@ def test_silent_peer_gets_dwr_then_is_suspect_then_down() -> None:
     assert not agent.peers["ocs1.test"].usable
     # Its in-flight request went to the other OCS with the T flag.
     resent = [m for m in backup.sent() if codec.parse_header(m).command_code == 272]
-    assert len(resent) == 1 and resent[0][4] & codec.FLAG_RETRANSMIT
+    assert len(resent) == 1 and resent[0][4] & avps.FLAG_RETRANSMIT
     assert resent[0][:4] + resent[0][5:] == relayed[:4] + relayed[5:]
     clock.advance(10)
     assert ocs.closed
@@ -273,7 +274,7 @@ def test_failover_on_connection_loss_sets_t_flag_on_the_resend() -> None:
     first.lose()
     resent = second.sent()
     assert len(resent) == len(to_first)
-    assert all(m[4] & codec.FLAG_RETRANSMIT for m in resent)
+    assert all(m[4] & avps.FLAG_RETRANSMIT for m in resent)
     for m in resent:
         second.feed(cca(m, "ocs2.test", "ocs.test"))
     answered = {codec.parse_header(m).hop_by_hop for m in client.sent()}
@@ -289,7 +290,7 @@ def test_no_alternate_after_loss_answers_3002() -> None:
     first.sent()
     first.lose()
     [answer] = client.sent()
-    assert codec.result_code(answer) == messages.UNABLE_TO_DELIVER
+    assert codec.result_code(answer) == avps.UNABLE_TO_DELIVER
     assert codec.parse_header(answer).hop_by_hop == 80
 
 
@@ -301,7 +302,7 @@ def test_tx_expiry_answers_3002_and_discards_the_late_answer() -> None:
     [relayed] = ocs.sent()
     clock.advance(1.2)
     [answer] = client.sent()
-    assert codec.result_code(answer) == messages.UNABLE_TO_DELIVER
+    assert codec.result_code(answer) == avps.UNABLE_TO_DELIVER
     ocs.feed(cca(relayed, "ocs1.test", "ocs.test"))
     assert client.sent() == []
     assert agent.counters.answers_unmatched == 1
@@ -312,7 +313,7 @@ def test_no_usable_peer_in_realm_answers_3002() -> None:
     client = open_client(agent)
     client.feed(_ccr("nowhere", 82))
     [answer] = client.sent()
-    assert codec.result_code(answer) == messages.UNABLE_TO_DELIVER
+    assert codec.result_code(answer) == avps.UNABLE_TO_DELIVER
     assert codec.parse_header(answer).is_error
 
 
@@ -327,7 +328,7 @@ def test_requests_from_ocs_are_routed_to_the_client_by_destination_host() -> Non
     ocs.feed(rar)
     [relayed] = client.sent()
     assert codec.parse_header(relayed).command_code == 258
-    assert relayed.endswith(codec.encode_avp(codec.AVP_ROUTE_RECORD, b"ocs1.test"))
+    assert relayed.endswith(codec.encode_avp(avps.AVP_ROUTE_RECORD, b"ocs1.test"))
 
 
 # -- election (RFC 6733 §5.6.4) ----------------------------------------------------------
@@ -344,7 +345,7 @@ def test_election_between_simultaneous_connections(remote: str, we_win: bool) ->
         assert codec.result_code(cea) == 2001
         assert dialled.closed and agent.peers[remote].connection is incoming.connection
     else:
-        assert codec.result_code(cea) == messages.ELECTION_LOST and incoming.closed
+        assert codec.result_code(cea) == avps.ELECTION_LOST and incoming.closed
         dialled.feed(peer_factory(remote, "ocs.test").cea(codec.parse_header(
             peer_factory(remote).cer())))
         assert agent.peers[remote].connection is dialled.connection
@@ -357,7 +358,7 @@ def test_dpr_from_peer_is_answered_and_no_new_requests_go_there() -> None:
     first = open_ocs(agent, "ocs1.test")
     second = open_ocs(agent, "ocs2.test")
     client = open_client(agent)
-    first.feed(peer_factory("ocs1.test").dpr(messages.DISCONNECT_BUSY))
+    first.feed(peer_factory("ocs1.test").dpr(avps.DISCONNECT_BUSY))
     [dpa] = first.sent()
     assert codec.parse_header(dpa).command_code == 282 and codec.result_code(dpa) == 2001
     assert first.connection.state is State.CLOSING

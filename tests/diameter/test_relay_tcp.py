@@ -9,7 +9,8 @@ import pytest
 import pytest_twisted
 from diameter.message import Avp
 
-from interceptor.diameter import codec, messages
+from interceptor.core import avps
+from interceptor.diameter import codec
 from interceptor.diameter.traffic import CallAttempt, cca, ccr
 from tests.diameter.harness import (
     AGENT_HOST,
@@ -54,7 +55,7 @@ def test_ccr_and_cca_relayed_byte_exact() -> Any:
 
         assert len(ocs.received) == 1
         forwarded = ocs.received[0]
-        route_record = codec.encode_avp(codec.AVP_ROUTE_RECORD, CLIENT_HOST.encode())
+        route_record = codec.encode_avp(avps.AVP_ROUTE_RECORD, CLIENT_HOST.encode())
         # Everything but hop-by-hop and the appended Route-Record is the original.
         original_masked = request[:12] + b"\0\0\0\0" + request[16:]
         assert _without_hop_by_hop_and_route_record(forwarded, route_record) == \
@@ -77,18 +78,18 @@ def test_loop_detected_when_own_identity_in_route_record() -> Any:
     try:
         yield wait_until(lambda: service.agent.peers["ocs1.test"].usable)
         client = yield connect_client(service.listening_port)
-        looped = Avp.new(codec.AVP_ROUTE_RECORD, value=AGENT_HOST.upper().encode())
+        looped = Avp.new(avps.AVP_ROUTE_RECORD, value=AGENT_HOST.upper().encode())
         request = ccr(CallAttempt("sess;loop", CLIENT_HOST, "client.test", "ocs.test",
                                   extra_avps=[looped]), hop_by_hop=77)
         answer = yield client.request(request)
         header = codec.parse_header(answer)
-        assert codec.result_code(answer) == messages.LOOP_DETECTED
+        assert codec.result_code(answer) == avps.LOOP_DETECTED
         assert header.is_error and header.hop_by_hop == 77
-        assert codec.find_avp(answer, messages.AVP_ERROR_REPORTING_HOST).value(answer) == \
+        assert codec.find_avp(answer, avps.AVP_ERROR_REPORTING_HOST).value(answer) == \
             AGENT_HOST.encode()
         # Session-Id comes first in the answer, as in the request.
-        first = next(codec.iter_avps(answer, codec.HEADER_LENGTH, len(answer)))
-        assert first.code == codec.AVP_SESSION_ID and first.value(answer) == b"sess;loop"
+        first = next(codec.iter_avps(answer, avps.HEADER_LENGTH, len(answer)))
+        assert first.code == avps.AVP_SESSION_ID and first.value(answer) == b"sess;loop"
         assert ocs.received == []
     finally:
         yield service.stopService()
@@ -105,7 +106,7 @@ def test_realm_not_served_without_default_route() -> Any:
         client = yield connect_client(service.listening_port)
         answer = yield client.request(ccr(CallAttempt("s", CLIENT_HOST, "client.test",
                                                       "elsewhere.test")))
-        assert codec.result_code(answer) == messages.REALM_NOT_SERVED
+        assert codec.result_code(answer) == avps.REALM_NOT_SERVED
         assert codec.parse_header(answer).is_error
     finally:
         yield service.stopService()
@@ -128,7 +129,7 @@ def test_destination_host_wins_over_realm_route() -> Any:
         yield client.request(ccr(CallAttempt("b", CLIENT_HOST, "client.test", "ocs.test",
                                              destination_host="OCS2.test"), hop_by_hop=2))
         assert len(first.received) == 1 and len(second.received) == 1
-        assert codec.find_avp(second.received[0], codec.AVP_SESSION_ID).value(
+        assert codec.find_avp(second.received[0], avps.AVP_SESSION_ID).value(
             second.received[0]) == b"b"
     finally:
         yield service.stopService()
@@ -162,8 +163,8 @@ def test_failover_resends_in_flight_with_t_flag() -> Any:
         assert all(codec.result_code(a) == 2001 for a in results)
         assert len(backup.received) == 5
         for resent, first_try in zip(backup.received, silent.received, strict=True):
-            assert resent[4] & codec.FLAG_RETRANSMIT
-            assert not first_try[4] & codec.FLAG_RETRANSMIT
+            assert resent[4] & avps.FLAG_RETRANSMIT
+            assert not first_try[4] & avps.FLAG_RETRANSMIT
             # Apart from the T flag, the re-sent request is what the primary got.
             assert resent[:4] + resent[5:] == first_try[:4] + first_try[5:]
     finally:
@@ -182,7 +183,7 @@ def test_unanswered_request_gets_3002_after_tx() -> Any:
         answer = yield client.request(ccr(CallAttempt("tx", CLIENT_HOST, "client.test",
                                                       "ocs.test"), hop_by_hop=9))
         header = codec.parse_header(answer)
-        assert codec.result_code(answer) == messages.UNABLE_TO_DELIVER
+        assert codec.result_code(answer) == avps.UNABLE_TO_DELIVER
         assert header.is_error and header.hop_by_hop == 9
         assert service.agent.pending == {}
     finally:

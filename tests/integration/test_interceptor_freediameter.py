@@ -27,6 +27,7 @@ from freediameter import (
 )
 from twisted.internet import defer
 
+from interceptor.core import avps
 from interceptor.diameter import codec
 from interceptor.diameter.traffic import CallAttempt, ccr
 from tests.diameter.harness import (
@@ -88,7 +89,7 @@ def test_freediameter_as_client_peer_relays_ccr_through_the_interceptor(
 
         [relayed] = ocs.received
         route_records = [span.value(relayed) for span in codec.iter_avps(
-            relayed, codec.HEADER_LENGTH, len(relayed)) if span.code == codec.AVP_ROUTE_RECORD]
+            relayed, avps.HEADER_LENGTH, len(relayed)) if span.code == avps.AVP_ROUTE_RECORD]
         # freeDiameter recorded the CTF; we recorded freeDiameter, last.
         assert route_records == [b"ctf.client.test", FD_CLIENT.encode()]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from interceptor.core.avps import CC_TERMINATE, CONTEXT_GY_DATA, CREDIT_LIMIT_REACHED, SUCCESS
 from interceptor.detection.answer import OutOfCreditClassifier
 from interceptor.detection.config import DetectionConfig
+from interceptor.diameter.avpwalk import subscriber_key, watched_subscriber
 from interceptor.diameter.traffic import CallAttempt, cca, ccr, e164
 from interceptor.sidework.frames import (
     KIND_CALLBACK_START,
@@ -14,7 +15,7 @@ from interceptor.sidework.frames import (
     KIND_OUT_OF_CREDIT,
     FrameReader,
 )
-from interceptor.sidework.tap import SideWorkTap, subscriber_key, watched_subscriber
+from interceptor.sidework.tap import SideWorkTap
 
 
 class Sink:
