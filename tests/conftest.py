@@ -10,7 +10,23 @@ from sqlalchemy import Engine
 
 from interceptor.storage.engine import make_engine
 from interceptor.storage.migrate import upgrade
+from tests.peers.capture import packet_capture_factory  # noqa: F401  (fixture)
+from tests.peers.freediameter import (  # noqa: F401  (fixtures)
+    diameter_stub_factory,
+    freediameter_factory,
+)
 from tests.storage.databases import temporary_pg_database
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """PostgreSQL is a real server: its cases are integration tests, out of the fast
+    lane (``pytest -m "not integration"``) like the ones that run real peers."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        fixtures = getattr(item, "fixturenames", ())
+        if "postgres_url" in fixtures or (callspec is not None and
+                                          "postgresql" in callspec.id.split("-")):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture

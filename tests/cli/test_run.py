@@ -22,6 +22,8 @@ from interceptor.storage.engine import make_engine
 from interceptor.storage.models import AdCampaign, Attempt
 from tests.diameter.fakes import peer_factory, split_messages
 
+pytestmark = pytest.mark.integration  # every test here runs beepcall in its own process
+
 BEEPCALL = [sys.executable, "-m", "cli"]
 
 

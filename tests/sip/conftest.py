@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from tests.integration.capture import CaptureFactory, packet_capture_factory  # noqa: F401
 from tests.sip.sipp import SippUas, require_sipp
 
 logger = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from interceptor.core.vocabulary import OutcomeKind
 from interceptor.sip.config import parse_sip
 from interceptor.sip.emitter import BeepEmitter
 from interceptor.sip.outcome import BeepOutcome, BeepRequest
-from tests.integration.capture import PacketCapture
-from tests.sip.conftest import CaptureFactory, SippFactory
+from tests.peers.capture import CaptureFactory, PacketCapture
+from tests.sip.conftest import SippFactory
 from tests.sip.sipp import EXIT_ALL_OK, SippUas, TracedMessage, free_port
 
 logger = logging.getLogger(__name__)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -74,12 +75,14 @@ def alembic_cli(*args: str, cwd: Path, env: dict[str, str] | None = None
                           cwd=cwd, env=environ, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.integration  # runs the alembic command
 def test_plain_alembic_defaults_to_the_apps_sqlite_file(tmp_path: Path) -> None:
     result = alembic_cli("upgrade", "head", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert tables(f"sqlite:///{tmp_path / 'beepcall.db'}") == TABLES
 
 
+@pytest.mark.integration  # runs the alembic command
 def test_plain_alembic_takes_the_url_from_env_x_url_or_config(tmp_path: Path) -> None:
     from_env = tmp_path / "env.db"
     result = alembic_cli("upgrade", "head", cwd=tmp_path,

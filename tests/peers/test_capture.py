@@ -7,8 +7,9 @@ import socket
 import struct
 
 import pytest
-from capture import CaptureFactory, free_udp_port
-from freediameter import (
+
+from tests.peers.capture import CaptureFactory, free_udp_port
+from tests.peers.freediameter import (
     CMD_CCR,
     CMD_CER,
     DCCA_APPLICATION_ID,

@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 import pytest_twisted
 from diameter.message import Message
-from freediameter import (
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.protocol import Factory, Protocol
+
+from tests.peers.freediameter import (
     CMD_CCR,
     CMD_CER,
     CMD_DPR,
@@ -28,9 +32,6 @@ from freediameter import (
     realm_route,
     require_binary,
 )
-from twisted.internet import reactor
-from twisted.internet.defer import Deferred
-from twisted.internet.protocol import Factory, Protocol
 
 logger = logging.getLogger(__name__)
 

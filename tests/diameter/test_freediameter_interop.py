@@ -10,21 +10,6 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from capture import CaptureFactory, PacketCapture
-from freediameter import (
-    CMD_CCR,
-    CMD_CER,
-    CMD_DWR,
-    ConnectPeer,
-    FreeDiameterConfig,
-    FreeDiameterFactory,
-    StubFactory,
-    answer_ccr,
-    credit_control_request,
-    free_tcp_port,
-    in_thread,
-    realm_route,
-)
 from twisted.internet import defer
 
 from interceptor.core import avps
@@ -39,6 +24,21 @@ from tests.diameter.harness import (
     ocs_echo,
     start_agent,
     wait_until,
+)
+from tests.peers.capture import CaptureFactory, PacketCapture
+from tests.peers.freediameter import (
+    CMD_CCR,
+    CMD_CER,
+    CMD_DWR,
+    ConnectPeer,
+    FreeDiameterConfig,
+    FreeDiameterFactory,
+    StubFactory,
+    answer_ccr,
+    credit_control_request,
+    free_tcp_port,
+    in_thread,
+    realm_route,
 )
 
 pytestmark = pytest.mark.integration
