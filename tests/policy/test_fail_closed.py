@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from twisted.internet import defer, reactor
 from twisted.internet.task import deferLater
-from twisted.protocols.portforward import ProxyFactory, ProxyServer
 
 from interceptor.app.relay import Interceptor
 from interceptor.config.loader import parse_config
@@ -30,38 +29,9 @@ from interceptor.storage.migrate import upgrade
 from interceptor.storage.models import Attempt
 from tests.diameter.harness import CLIENT_HOST, client_through, wait_until
 from tests.policy.test_policy_end_to_end import _config, _out_of_credit_ocs
+from tests.storage.forwarder import Forwarder
 
 pytestmark = pytest.mark.integration
-
-
-class _TrackedProxy(ProxyServer):
-    def connectionMade(self) -> None:
-        self.factory.open.add(self)  # type: ignore[attr-defined]
-        super().connectionMade()
-
-    def connectionLost(self, reason: Any = None) -> None:
-        self.factory.open.discard(self)  # type: ignore[attr-defined]
-        super().connectionLost(reason)
-
-
-class Forwarder:
-    """127.0.0.1:port -> PostgreSQL; ``down()`` cuts every connection and refuses new
-    ones, ``up()`` listens again on the same port."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.factory = ProxyFactory(host, port)
-        self.factory.protocol = _TrackedProxy
-        self.factory.open = set()  # type: ignore[attr-defined]
-        self.listening: Any = reactor.listenTCP(0, self.factory, interface="127.0.0.1")
-        self.port = self.listening.getHost().port
-
-    def down(self) -> Any:
-        for connection in list(self.factory.open):  # type: ignore[attr-defined]
-            connection.transport.abortConnection()
-        return self.listening.stopListening()
-
-    def up(self) -> None:
-        self.listening = reactor.listenTCP(self.port, self.factory, interface="127.0.0.1")
 
 
 @pytest_twisted.inlineCallbacks

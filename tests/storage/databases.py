@@ -8,8 +8,6 @@ runs never collide. If PostgreSQL is unreachable the tests using it fail; they n
 from __future__ import annotations
 
 import os
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,35 +49,9 @@ def temporary_pg_database() -> Iterator[str]:
     try:
         yield pg_url(name)
     finally:
-        wait_for_postgres(60.0)
         with _admin() as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 sql.Identifier(name)))
-
-
-def postgres_accepts_connections() -> bool:
-    try:
-        with _admin() as admin:
-            admin.execute("SELECT 1")
-    except psycopg.OperationalError:
-        return False
-    return True
-
-
-def wait_for_postgres(timeout: float) -> None:
-    """Block until PostgreSQL accepts connections (used after restarting it)."""
-    deadline = time.monotonic() + timeout
-    while not postgres_accepts_connections():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"PostgreSQL did not come back within {timeout}s")
-        time.sleep(0.2)
-
-
-def pg_ctl(action: str) -> None:
-    """Start or stop the local PostgreSQL cluster (``pg_ctlcluster``)."""
-    versions = sorted(os.listdir("/etc/postgresql"))
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main",
-                    action], check=True, capture_output=True, timeout=120)
 
 
 def alembic_config(url: str) -> Config:
